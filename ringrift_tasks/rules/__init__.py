@@ -1,0 +1,1 @@
+"""The RingRift rules engine (public API re-exported here once complete)."""
