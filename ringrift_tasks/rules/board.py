@@ -22,10 +22,22 @@ Coord = tuple[int, ...]
 # Movement directions in the reference engine's order (the order matters wherever an
 # enumeration's order is observable, e.g. the positions inside a detected line).
 SQUARE_DIRECTIONS: tuple[Coord, ...] = (
-    (1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1),
+    (1, 0),
+    (1, 1),
+    (0, 1),
+    (-1, 1),
+    (-1, 0),
+    (-1, -1),
+    (0, -1),
+    (1, -1),
 )
 HEX_DIRECTIONS: tuple[Coord, ...] = (
-    (1, 0, -1), (0, 1, -1), (-1, 1, 0), (-1, 0, 1), (0, -1, 1), (1, -1, 0),
+    (1, 0, -1),
+    (0, 1, -1),
+    (-1, 1, 0),
+    (-1, 0, 1),
+    (0, -1, 1),
+    (1, -1, 0),
 )
 # Territory connectivity: von Neumann on squares, the six neighbours on hexes.
 SQUARE_ORTHOGONAL: tuple[Coord, ...] = ((0, -1), (1, 0), (0, 1), (-1, 0))

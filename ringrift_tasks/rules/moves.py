@@ -3,7 +3,8 @@
 The common moves (placement, movement, captures, skips, bookkeeping) carry only integer
 cells. Decision moves also carry ``extra``: their remaining canonical-JSON fields
 (``formedLines``, ``collapsedMarkers``, ``eliminatedRings``, ``eliminationFromStack``,
-``eliminationContext``, ``disconnectedRegions``, ``recoveryMode``, ``extractionStacks``)
+``eliminationContext``, ``disconnectedRegions``, ``recoveryMode``, ``extractionStacks``, ``option``,
+``collapsePositions``)
 exactly as the reference engine writes them, positions included.
 """
 
@@ -65,6 +66,8 @@ _EXTRA_KEYS = (
     "disconnectedRegions",
     "recoveryMode",
     "extractionStacks",
+    "option",
+    "collapsePositions",
 )
 # Engine metadata the canonical form drops (parity README §2.2).
 _DROPPED_KEYS = frozenset({"id", "timestamp", "thinkTime", "moveNumber"})

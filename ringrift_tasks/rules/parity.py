@@ -109,7 +109,9 @@ def _view_diff(ours: dict[str, Any], theirs: dict[str, Any], prefix: str = "") -
     return out
 
 
-def replay_game(game: dict[str, Any], *, check_choice: bool = True) -> tuple[int, Divergence | None]:
+def replay_game(
+    game: dict[str, Any], *, check_choice: bool = True
+) -> tuple[int, Divergence | None]:
     """Replay one trace game. Returns (moves matched, first divergence or None)."""
     config = game["config"]
     idx = int(game.get("game_index", -1))
@@ -171,7 +173,10 @@ def replay_game(game: dict[str, Any], *, check_choice: bool = True) -> tuple[int
             return k, div(k, f"engine raised {type(exc).__name__}", mtext, str(exc))
         dig = full_digest(s)
         if dig != step["digest"]:
-            detail = f"ours {dig[:16]} ref {step['digest'][:16]}; engine_hash ours {engine_hash(s)} ref {step.get('engine_hash')}"
+            detail = (
+                f"ours {dig[:16]} ref {step['digest'][:16]}; engine_hash ours "
+                f"{engine_hash(s)} ref {step.get('engine_hash')}"
+            )
             snap = step.get("snapshot")
             if snap is not None:
                 detail += "\n  " + "\n  ".join(_view_diff(state_view(s), snap)[:12])
@@ -196,9 +201,11 @@ def replay_game(game: dict[str, Any], *, check_choice: bool = True) -> tuple[int
     return n, None
 
 
-def _replay_file(path: str, check_choice: bool) -> ParityReport:
+def _replay_file(path: str, check_choice: bool, limit: int | None = None) -> ParityReport:
     report = ParityReport()
     for game in iter_trace_games(Path(path)):
+        if limit is not None and len(report.divergences) >= limit:
+            break
         tally = report.per_config.setdefault(game["config"], ConfigTally())
         matched, d = replay_game(game, check_choice=check_choice)
         tally.games += 1
@@ -234,10 +241,13 @@ def run_parity(
             parts = list(pool.map(_replay_file, files, [check_choice] * len(files)))
     else:
         parts = []
+        failures = 0
         for f in files:
-            parts.append(_replay_file(f, check_choice))
-            failures = sum(len(p.divergences) for p in parts)
+            left = None if stop_after_failures is None else stop_after_failures - failures
+            parts.append(_replay_file(f, check_choice, left))
+            failures += len(parts[-1].divergences)
             if stop_after_failures is not None and failures >= stop_after_failures:
+                echo(f"stopped after {failures} diverging games (--stop-after)")
                 break
     for part in parts:
         report.merge(part)

@@ -126,7 +126,7 @@ def has_phase_local_interactive_move(s: GameState, player: int) -> bool:
 
 
 def is_anm_state(s: GameState) -> bool:
-    """"Active, no moves": the player to move has material but nothing at all to do."""
+    """ "Active, no moves": the player to move has material but nothing at all to do."""
     if s.status != "active":
         return False
     p = s.current_player

@@ -138,7 +138,7 @@ def state_from_view(view: dict[str, Any]) -> GameState:
     The per-turn history facts (what the current player did this turn, the pie-rule gate)
     are not part of a view: a rebuilt state starts its turn afresh.
     """
-    from ringrift_tasks.rules.state import new_game, GameConfig
+    from ringrift_tasks.rules.state import GameConfig, new_game
 
     board_type = _req(view, "boardType", "state")
     try:

@@ -1,0 +1,124 @@
+"""The ``ringrift`` command: the loop's entry point for people and for CI.
+
+Heavy or still-moving parts (torch, the rules engine) are imported inside the commands
+that need them, so ``ringrift status`` answers even when one of them is broken.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ringrift_tasks import __version__
+
+app = typer.Typer(
+    name="ringrift",
+    help="RingRift Loop: self-play, training, evaluation and promotion for RingRift.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+# Exit codes: 0 success, 1 the check ran and failed (e.g. parity mismatch),
+# 2 the command could not run as asked (bad arguments, missing input).
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _fail_usage(message: str) -> typer.Exit:
+    """Print ``message`` as one line on stderr and return the exit for a usage error."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(EXIT_USAGE)
+
+
+def _torch_summary() -> tuple[str, str]:
+    """The installed torch version and a plain description of CUDA availability."""
+    try:
+        import torch
+    except ImportError as exc:
+        return "not installed", f"unknown (torch not importable: {exc})"
+    if not torch.cuda.is_available():
+        return torch.__version__, "no"
+    count = torch.cuda.device_count()
+    names = ", ".join(torch.cuda.get_device_name(i) for i in range(count))
+    return torch.__version__, f"yes: {count} device(s): {names}"
+
+
+def _rules_summary() -> str:
+    """Whether the rules engine package imports; the reason in one line if not."""
+    try:
+        import ringrift_tasks.rules  # noqa: F401
+    except Exception as exc:  # any failure here is reported, never hidden
+        return f"not importable: {type(exc).__name__}: {exc}"
+    return "importable"
+
+
+@app.command()
+def status() -> None:
+    """Show versions, the accelerator and the board/player configurations."""
+    console = Console()
+    torch_version, cuda = _torch_summary()
+
+    env = Table(title="RingRift Loop", show_header=False)
+    env.add_column("item", style="bold")
+    env.add_column("value")
+    env.add_row("ringrift_tasks", __version__)
+    env.add_row("python", f"{platform.python_version()} ({sys.executable})")
+    env.add_row("torch", torch_version)
+    env.add_row("cuda available", cuda)
+    env.add_row("rules engine", _rules_summary())
+    console.print(env)
+
+    from ringrift_tasks.rules.state import ALL_CONFIGS
+
+    configs = Table(title=f"Configurations ({len(ALL_CONFIGS)})")
+    configs.add_column("config", style="bold")
+    configs.add_column("board")
+    configs.add_column("players", justify="right")
+    for config in ALL_CONFIGS:
+        configs.add_row(config.name, config.board_type, str(config.num_players))
+    console.print(configs)
+
+
+@app.command()
+def parity(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Trace files (.jsonl.gz) to replay through the rules engine."),
+    ],
+    max_failures_shown: Annotated[
+        int,
+        typer.Option("--max-failures-shown", min=0, help="Print at most N failures in detail."),
+    ] = 20,
+    stop_after: Annotated[
+        int | None,
+        typer.Option("--stop-after", min=1, help="Stop replaying after N failures."),
+    ] = None,
+) -> None:
+    """Replay recorded games and check every state digest against the rules engine.
+
+    Exits 0 when every trace matches, 1 on any mismatch, 2 when a path is unusable.
+    """
+    for path in paths:
+        if not path.exists():
+            raise _fail_usage(f"trace file not found: {path}")
+        if not path.is_file():
+            raise _fail_usage(f"trace path is not a file: {path}")
+
+    # Imported here so that a broken or unfinished rules engine never breaks other commands.
+    from ringrift_tasks.rules.parity import run_parity
+
+    report = run_parity(
+        list(paths),
+        echo=typer.echo,
+        max_failures_shown=max_failures_shown,
+        stop_after_failures=stop_after,
+    )
+    if not report.ok:
+        raise typer.Exit(EXIT_FAILED)
