@@ -10,7 +10,7 @@ player already did this turn, whether the pie rule is still open) are kept as sm
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ringrift_tasks.rules.board import BOARD_SPECS, Geometry, geometry
 
@@ -148,6 +148,7 @@ class GameState:
         "p2_has_moved",
         "swap_applied",
         "line_length",
+        "outcome",
     )
 
     geo: Geometry
@@ -183,6 +184,8 @@ class GameState:
     p2_has_moved: bool
     swap_applied: bool
     line_length: int
+    # How the game ended (a victory.Victory), set when it ends; not part of the view.
+    outcome: Any
 
     @property
     def config(self) -> GameConfig:
@@ -226,6 +229,7 @@ class GameState:
         new.p2_has_moved = self.p2_has_moved
         new.swap_applied = self.swap_applied
         new.line_length = self.line_length
+        new.outcome = self.outcome
         return new
 
     # --- small derived facts used everywhere ------------------------------------------
@@ -287,4 +291,5 @@ def new_game(config: GameConfig | str) -> GameState:
     s.p2_has_moved = False
     s.swap_applied = False
     s.line_length = line_length(config.board_type, n)
+    s.outcome = None
     return s

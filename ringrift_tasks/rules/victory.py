@@ -213,7 +213,8 @@ def evaluate_victory(s: GameState, last_actor: int | None = None) -> Victory | N
 def apply_victory(s: GameState, victory: Victory) -> None:
     """End the game the way the engine (and the host for ``lps_rounds``) does.
 
-    Sets ``status = "completed"``, ``winner`` and ``phase = "game_over"``; every other
+    Sets ``status = "completed"``, ``winner`` and ``phase = "game_over"`` (and records the
+    victory as ``s.outcome``, outside the hashed view); every other
     field (current player, must-move stack, chain-capture position, LPS tracker) is left
     as it is. See ``fsm_turn_end_after_forced_elimination`` for the one case where the
     engine changes phase and player afterwards.
@@ -221,6 +222,7 @@ def apply_victory(s: GameState, victory: Victory) -> None:
     s.status = "completed"
     s.winner = victory.winner
     s.phase = "game_over"
+    s.outcome = victory
 
 
 def next_player_with_rings(s: GameState, player: int) -> int:
