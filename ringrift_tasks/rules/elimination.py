@@ -1,4 +1,4 @@
-"""Ring elimination: the one elimination primitive, and forced elimination.
+"""Ring elimination primitives: taking rings off a stack and crediting them.
 
 SEMANTICS OF THE PRIMITIVES (other rule modules import these; keep them stable)
 ---------------------------------------------------------------------------------
@@ -14,7 +14,7 @@ SEMANTICS OF THE PRIMITIVES (other rule modules import these; keep them stable)
       * line reward / territory / forced elimination (``eliminateFromStack``): the moving
         player (``move.player``), who always controls the stack there (control is
         required; a target the player does not control is silently ignored and the state
-        stays unchanged, see ``apply_forced_elimination``);
+        stays unchanged, see ``forced_elimination.apply_forced_elimination``);
       * movement / capture landing on a marker: the owner of the removed top ring, which
         is the mover (count 1);
       * territory region internal eliminations: the territory's processing player, not
@@ -36,9 +36,7 @@ SEMANTICS OF THE PRIMITIVES (other rule modules import these; keep them stable)
 
 from __future__ import annotations
 
-from ringrift_tasks.rules.errors import IllegalMoveError
-from ringrift_tasks.rules.moves import Move
-from ringrift_tasks.rules.state import GameState, cap_height
+from ringrift_tasks.rules.state import GameState
 
 
 def eliminate_from_stack(s: GameState, cell: int, count: int, credited_player: int) -> int:
@@ -77,192 +75,3 @@ def extract_buried_ring(s: GameState, cell: int, player: int) -> bool:
             s.total_rings_eliminated += 1
             return True
     return False
-
-
-# --- action availability (reference globalActions.ts) --------------------------------
-
-
-def stack_can_act(s: GameState, cell: int, height: int, cap: int) -> bool:
-    """True if a stack of ``height``/``cap`` at ``cell`` has a move or an overtaking capture.
-
-    Mirrors the reference's ``hasAnyLegalMoveOrCaptureFromOnBoard`` (the availability check
-    behind forced elimination and the no-dead-placement rule). The stack at ``cell`` itself
-    is taken from the arguments, so a hypothetical stack can be tested; the rest of the
-    board comes from ``s``. Markers never block; stacks and collapsed spaces do.
-    """
-    stacks, collapsed = s.stacks, s.collapsed
-    rays = s.geo.rays[cell]
-    # Non-capture move: the cell at distance ``height`` is reachable (nothing blocks on the
-    # way) and holds no stack; further cells on that ray can only be worse.
-    for ray in rays:
-        if len(ray) < height:
-            continue
-        for c in ray[: height - 1]:
-            if c in stacks or c in collapsed:
-                break
-        else:
-            land = ray[height - 1]
-            if land not in stacks and land not in collapsed:
-                return True
-    # Capture: the first stack on a ray (before any collapsed space) with cap <= ours,
-    # then a clear landing at total distance >= height beyond it.
-    for ray in rays:
-        for i, c in enumerate(ray):
-            if c in collapsed:
-                break
-            target = stacks.get(c)
-            if target is None:
-                continue
-            if _cap(target) <= cap:
-                # Landing steps beyond the target: 1 .. height+5 (all need a clear path).
-                need = max(i + 2, height)  # 1-based total distance of the first valid landing
-                for j in range(i + 1, min(len(ray), i + 1 + height + 5)):
-                    lc = ray[j]
-                    if lc in collapsed or lc in stacks:
-                        break
-                    if j + 1 >= need:
-                        return True
-            break
-    return False
-
-
-def _cap(stack: tuple[int, ...]) -> int:
-    return cap_height(stack)
-
-
-def has_any_movement_or_capture(s: GameState, player: int) -> bool:
-    """Reference ``hasAnyGlobalMovementOrCapture``: any controlled stack can move or capture.
-
-    Honours ``s.must_move_from`` (only that stack counts when it is set).
-    """
-    must = s.must_move_from
-    for cell, st in s.stacks.items():
-        if st[0] != player:
-            continue
-        if must is not None and cell != must:
-            continue
-        if stack_can_act(s, cell, len(st), cap_height(st)):
-            return True
-    return False
-
-
-def has_any_placement(s: GameState, player: int) -> bool:
-    """Reference ``hasGlobalPlacementAction``: some cell accepts a 1-ring placement.
-
-    Needs rings in hand, room under the per-player ring cap (rings of the player's colour on
-    the board < rings per player), and a cell that is not collapsed, holds no marker and
-    would leave the resulting stack able to move or capture (no-dead-placement).
-    """
-    in_hand = s.rings_in_hand[player]
-    if in_hand <= 0:
-        return False
-    on_board = 0
-    for st in s.stacks.values():
-        on_board += st.count(player)
-    if min(s.geo.spec.rings_per_player - on_board, in_hand) <= 0:
-        return False
-    stacks, markers, collapsed = s.stacks, s.markers, s.collapsed
-    for cell in range(s.geo.n_cells):
-        if cell in collapsed or cell in markers:
-            continue
-        st = stacks.get(cell)
-        if st is None:
-            height, cap = 1, 1
-        else:
-            height = len(st) + 1
-            cap = cap_height(st) + 1 if st[0] == player else 1
-        if stack_can_act(s, cell, height, cap):
-            return True
-    return False
-
-
-def needs_forced_elimination(s: GameState, player: int) -> bool:
-    """Reference ``hasForcedEliminationAction``.
-
-    True when the game is active, ``player`` controls at least one stack, and has neither a
-    placement (``has_any_placement``) nor a movement/capture (``has_any_movement_or_capture``,
-    which honours ``must_move_from``). Recovery slides are not considered.
-    """
-    if s.status != "active":
-        return False
-    if not any(st[0] == player for st in s.stacks.values()):
-        return False
-    return not has_any_placement(s, player) and not has_any_movement_or_capture(s, player)
-
-
-def _forced_move(s: GameState, player: int, cell: int, st: tuple[int, ...]) -> Move:
-    cap = cap_height(st)
-    pos = s.geo.pos[cell]
-    return Move(
-        "forced_elimination",
-        player,
-        to=cell,
-        extra={
-            "eliminatedRings": [{"player": player, "count": max(1, cap)}],
-            "eliminationFromStack": {"position": pos, "capHeight": cap, "totalHeight": len(st)},
-        },
-    )
-
-
-def forced_elimination_options(s: GameState, player: int) -> list[Move]:
-    """One ``forced_elimination`` move per stack ``player`` controls (dict order), unconditionally.
-
-    This is the reference's ``createForcedEliminationDecision`` (the options the engine
-    reports when it enters the phase); the legal list is ``forced_elimination_moves``.
-    """
-    return [_forced_move(s, player, c, st) for c, st in s.stacks.items() if st[0] == player]
-
-
-def forced_elimination_moves(s: GameState, player: int) -> list[Move]:
-    """Legal moves of the ``forced_elimination`` phase (reference ``getValidMoves``).
-
-    Empty unless ``needs_forced_elimination``; otherwise one move per controlled stack,
-    removing its whole cap.
-    """
-    if not needs_forced_elimination(s, player):
-        return []
-    return forced_elimination_options(s, player)
-
-
-def apply_forced_elimination(s: GameState, move: Move) -> int:
-    """Apply a ``forced_elimination`` move in place: remove the whole cap of the target stack.
-
-    Credits ``move.player`` (board_eliminated, eliminated, total). Returns the number of
-    rings removed. Phase and player are untouched (the reference then checks victory and
-    passes the turn to the next non-eliminated player in ``ring_placement``, clearing
-    ``must_move_from`` and ``chain_capture_pos``). Raises ``IllegalMoveError`` when the
-    target is not a stack of ``move.player`` (the reference silently ignores such a move).
-    """
-    cell = move.to
-    st = s.stacks.get(cell) if cell is not None else None
-    if st is None or st[0] != move.player:
-        raise IllegalMoveError(
-            f"phase {s.phase}, player {move.player}: forced_elimination target is not a "
-            f"stack controlled by the player"
-        )
-    return eliminate_from_stack(s, cell, cap_height(st), move.player)
-
-
-def auto_forced_elimination(s: GameState, player: int) -> bool:
-    """The engine's own forced elimination for a stuck player (``applyForcedEliminationForPlayer``).
-
-    Used when resolving an "active, no moves" state. Does nothing and returns False unless
-    ``needs_forced_elimination``. Otherwise picks the controlled stack with the smallest
-    positive cap (the first in dict order on ties), removes its whole cap credited to
-    ``player`` and returns True. Phase and player are untouched.
-    """
-    if not needs_forced_elimination(s, player):
-        return False
-    chosen: int | None = None
-    best = 1 << 30
-    for cell, st in s.stacks.items():
-        if st[0] != player:
-            continue
-        cap = cap_height(st)
-        if cap < best:
-            best = cap
-            chosen = cell
-    if chosen is None:
-        return False
-    eliminate_from_stack(s, chosen, best, player)
-    return True

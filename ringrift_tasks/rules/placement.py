@@ -26,6 +26,7 @@ from ringrift_tasks.rules.movement import (
     stack_can_act,
 )
 from ringrift_tasks.rules.moves import Move
+from ringrift_tasks.rules.recovery import is_recovery_eligible
 from ringrift_tasks.rules.state import GameState, cap_height
 
 
@@ -98,20 +99,6 @@ def has_any_legal_placement(s: GameState, player: int) -> bool:
     if _supply(s, player) <= 0:
         return False
     return any(_placement_ok(s, c, player) for c in range(s.geo.n_cells))
-
-
-def is_recovery_eligible(s: GameState, player: int) -> bool:
-    """The reference ``isEligibleForRecovery``: controls no stack, owns a marker and has a
-    ring buried in some stack."""
-    buried = False
-    for st in s.stacks.values():
-        if st[0] == player:
-            return False
-        if not buried and player in st:
-            buried = True
-    if not buried:
-        return False
-    return player in s.markers.values()
 
 
 def can_skip_placement(s: GameState, player: int) -> bool:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ringrift_tasks.rules import (
     capture,
-    elimination,
+    forced_elimination,
     lines,
     movement,
     placement,
@@ -91,11 +91,7 @@ def has_global_placement(s: GameState, player: int) -> bool:
 
 def has_forced_elimination_action(s: GameState, player: int) -> bool:
     """Stacks on the board but no placement, movement or capture anywhere."""
-    if s.status != "active" or not s.controls_stack(player):
-        return False
-    return not has_global_placement(s, player) and not movement.has_any_movement_or_capture(
-        s, player
-    )
+    return forced_elimination.needs_forced_elimination(s, player)
 
 
 def has_phase_local_interactive_move(s: GameState, player: int) -> bool:
@@ -139,17 +135,6 @@ def is_anm_state(s: GameState) -> bool:
     )
 
 
-def next_player_with_rings(s: GameState, player: int) -> int:
-    """The next seat after ``player`` that still has rings anywhere (hand or board)."""
-    n = s.num_players
-    cand = player % n + 1
-    for _ in range(n):
-        if s.has_material(cand):
-            return cand
-        cand = cand % n + 1
-    return player % n + 1
-
-
 # --------------------------------------------------------------------------------------
 # Legal moves
 # --------------------------------------------------------------------------------------
@@ -190,7 +175,7 @@ def engine_moves(s: GameState) -> list[Move]:
     if phase == "territory_processing":
         return territory.territory_phase_moves(s, p)
     if phase == "forced_elimination":
-        return elimination.forced_elimination_moves(s, p)
+        return forced_elimination.forced_elimination_moves(s, p)
     return []
 
 
@@ -357,7 +342,7 @@ def _resolve_anm(s: GameState) -> None:
     for _ in range(steps):
         if s.status != "active" or not is_anm_state(s):
             return
-        if not elimination.auto_forced_elimination(s, s.current_player):
+        if not forced_elimination.auto_forced_elimination(s, s.current_player):
             v = victory.evaluate_victory(s)
             if v is not None:
                 _finish_game(s, v)
@@ -376,12 +361,12 @@ def _fsm_adjust(s: GameState, m: Move) -> None:
         if m.player == s.current_player:
             s.phase = "movement"
     elif m.type == "forced_elimination":
-        s.current_player = next_player_with_rings(s, m.player)
+        s.current_player = victory.next_player_with_rings(s, m.player)
         s.phase = "ring_placement"
 
 
 def _end_turn(s: GameState, player: int) -> None:
-    s.current_player = next_player_with_rings(s, player)
+    s.current_player = victory.next_player_with_rings(s, player)
     s.phase = "ring_placement"
     s.must_move_from = None
     s.chain_capture_pos = None
@@ -427,9 +412,9 @@ def _apply_with_chain_info(s: GameState, m: Move, ps: _Processing) -> None:
             ps.chain_pos = m.to
     elif mtype in ("process_line", "choose_line_option"):
         if mtype == "process_line":
-            pending = lines.apply_process_line(s, m)
+            pending = lines.apply_process_line(s, m, validate=False)
         else:
-            pending = lines.apply_choose_line_option(s, m)
+            pending = lines.apply_choose_line_option(s, m, validate=False)
         s.pending_line_reward = pending
         ps.elimination_reward_pending = pending
     elif mtype == "no_line_action":
@@ -446,7 +431,7 @@ def _apply_with_chain_info(s: GameState, m: Move, ps: _Processing) -> None:
         ctx = (m.extra or {}).get("eliminationContext")
         was_pending = s.pending_line_reward
         if ctx == "line":
-            lines.apply_line_reward_elimination(s, m)
+            lines.apply_line_reward_elimination(s, m, validate=False)
         else:
             territory.apply_territory_elimination(s, m)
         if ctx == "line" and was_pending:
@@ -467,7 +452,7 @@ def _apply_with_chain_info(s: GameState, m: Move, ps: _Processing) -> None:
             return
         _end_turn(s, p)
     elif mtype == "forced_elimination":
-        elimination.apply_forced_elimination(s, m)
+        forced_elimination.apply_forced_elimination(s, m)
     else:  # pragma: no cover - move_from_json rejects unknown types
         raise IllegalMoveError(f"unknown move type {mtype}")
 

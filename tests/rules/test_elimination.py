@@ -1,49 +1,32 @@
-"""Behavioural tests of the elimination primitive and forced elimination."""
+"""Behavioural tests of the elimination primitives and forced elimination."""
 
 from __future__ import annotations
 
 import pytest
 
-from ringrift_tasks.rules.elimination import (
+from ringrift_tasks.rules.elimination import eliminate_from_stack, extract_buried_ring
+from ringrift_tasks.rules.errors import IllegalMoveError
+from ringrift_tasks.rules.forced_elimination import (
     apply_forced_elimination,
     auto_forced_elimination,
-    eliminate_from_stack,
-    extract_buried_ring,
     forced_elimination_moves,
-    has_any_movement_or_capture,
-    has_any_placement,
     needs_forced_elimination,
-    stack_can_act,
 )
-from ringrift_tasks.rules.errors import IllegalMoveError
+from ringrift_tasks.rules.movement import has_any_movement_or_capture, stack_can_act
 from ringrift_tasks.rules.moves import Move
-from ringrift_tasks.rules.state import GameState, new_game
+from ringrift_tasks.rules.placement import has_any_legal_placement
+from tests.rules.positions import build_position, cell
 
 
 def make(
     config: str = "square8_2p",
-    stacks: dict[tuple[int, int], tuple[int, ...]] | None = None,
-    markers: dict[tuple[int, int], int] | None = None,
-    collapsed: dict[tuple[int, int], int] | None = None,
+    stacks=None,
+    markers=None,
+    collapsed=None,
     in_hand: int = 0,
     phase: str = "movement",
-) -> GameState:
-    s = new_game(config)
-    geo = s.geo
-    for xy, rings in (stacks or {}).items():
-        s.stacks[geo.index[xy]] = rings
-    for xy, p in (markers or {}).items():
-        s.markers[geo.index[xy]] = p
-    for xy, p in (collapsed or {}).items():
-        s.collapsed[geo.index[xy]] = p
-    for p in range(1, s.num_players + 1):
-        s.rings_in_hand[p] = in_hand
-    s.phase = phase
-    return s
-
-
-def cell(s: GameState, x: int, y: int) -> int:
-    return s.geo.index[(x, y)]
+):
+    return build_position(config, stacks, markers, collapsed, in_hand=in_hand, phase=phase)
 
 
 # A height-1 stack of player 1 in the corner, walled in by collapsed spaces.
@@ -117,14 +100,14 @@ def test_must_move_from_limits_the_movement_check() -> None:
 
 def test_placement_in_hand_prevents_forced_elimination() -> None:
     s = make(stacks={(0, 0): (1,)}, collapsed=WALL, in_hand=3)
-    assert has_any_placement(s, 1)
+    assert has_any_legal_placement(s, 1)
     assert not needs_forced_elimination(s, 1)
 
 
 def test_placement_blocked_by_ring_cap() -> None:
     # 18 rings of player 1 on the board already: no placement despite rings in hand.
     s = make(stacks={(0, 0): (1,) * 18}, collapsed=WALL, in_hand=3)
-    assert not has_any_placement(s, 1)
+    assert not has_any_legal_placement(s, 1)
 
 
 def test_apply_forced_elimination_removes_whole_cap() -> None:
@@ -152,7 +135,7 @@ def test_auto_forced_elimination_picks_smallest_cap_first_on_ties() -> None:
 def test_stack_can_act_sees_a_capture_over_an_adjacent_stack() -> None:
     # (0,0) is walled except towards (1,0), where a capturable stack sits.
     s = make(stacks={(0, 0): (1,), (1, 0): (2,)}, collapsed={(0, 1): 2, (1, 1): 2})
-    assert stack_can_act(s, cell(s, 0, 0), 1, 1)
+    assert stack_can_act(s, cell(s, 0, 0), 1, 1, 1)
     # A taller cap on the target makes it uncapturable.
     s.stacks[cell(s, 1, 0)] = (2, 2)
-    assert not stack_can_act(s, cell(s, 0, 0), 1, 1)
+    assert not stack_can_act(s, cell(s, 0, 0), 1, 1, 1)

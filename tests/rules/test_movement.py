@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from ringrift_tasks.rules.movement import (
@@ -12,29 +14,10 @@ from ringrift_tasks.rules.movement import (
     simple_move_targets,
     stack_at_can_act,
 )
-from ringrift_tasks.rules.state import GameState, new_game
+from ringrift_tasks.rules.state import GameState
+from tests.rules.positions import build_position, cell
 
-
-def make(
-    config: str = "square8_2p",
-    stacks: dict[tuple[int, ...], tuple[int, ...]] | None = None,
-    markers: dict[tuple[int, ...], int] | None = None,
-    collapsed: dict[tuple[int, ...], int] | None = None,
-) -> GameState:
-    s = new_game(config)
-    geo = s.geo
-    for xy, rings in (stacks or {}).items():
-        s.stacks[geo.index[xy]] = rings
-    for xy, p in (markers or {}).items():
-        s.markers[geo.index[xy]] = p
-    for xy, p in (collapsed or {}).items():
-        s.collapsed[geo.index[xy]] = p
-    s.phase = "movement"
-    return s
-
-
-def cell(s: GameState, *xy: int) -> int:
-    return s.geo.index[tuple(xy)]
+make = partial(build_position, phase="movement")
 
 
 def coords(s: GameState, cells: list[int]) -> set[tuple[int, ...]]:

@@ -13,37 +13,18 @@ from ringrift_tasks.rules.placement import (
     apply_place_ring_move,
     can_skip_placement,
     has_any_legal_placement,
-    is_recovery_eligible,
     placement_moves,
     placement_positions,
 )
-from ringrift_tasks.rules.state import GameState, new_game
+from ringrift_tasks.rules.recovery import is_recovery_eligible
+from ringrift_tasks.rules.state import new_game
+from tests.rules.positions import build_position, cell
 
 TRACES = Path("/work/shared/parity/traces")
 
 
-def make(
-    config: str = "square8_2p",
-    stacks: dict[tuple[int, ...], tuple[int, ...]] | None = None,
-    markers: dict[tuple[int, ...], int] | None = None,
-    collapsed: dict[tuple[int, ...], int] | None = None,
-    in_hand: int = 18,
-) -> GameState:
-    s = new_game(config)
-    geo = s.geo
-    for xy, rings in (stacks or {}).items():
-        s.stacks[geo.index[xy]] = rings
-    for xy, p in (markers or {}).items():
-        s.markers[geo.index[xy]] = p
-    for xy, p in (collapsed or {}).items():
-        s.collapsed[geo.index[xy]] = p
-    for p in range(1, s.num_players + 1):
-        s.rings_in_hand[p] = in_hand
-    return s
-
-
-def cell(s: GameState, *xy: int) -> int:
-    return s.geo.index[tuple(xy)]
+def make(config: str = "square8_2p", stacks=None, markers=None, collapsed=None, in_hand: int = 18):
+    return build_position(config, stacks, markers, collapsed, in_hand=in_hand)
 
 
 def types(moves: list[Move]) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from ringrift_tasks.rules.errors import IllegalMoveError
@@ -13,31 +15,10 @@ from ringrift_tasks.rules.recovery import (
     recovery_moves,
     skip_recovery_available,
 )
-from ringrift_tasks.rules.state import GameState, new_game
+from ringrift_tasks.rules.state import GameState
+from tests.rules.positions import build_position, cell
 
-
-def make(
-    config: str,
-    stacks: dict[tuple[int, ...], tuple[int, ...]] | None = None,
-    markers: dict[tuple[int, ...], int] | None = None,
-    collapsed: dict[tuple[int, ...], int] | None = None,
-) -> GameState:
-    s = new_game(config)
-    geo = s.geo
-    for xy, rings in (stacks or {}).items():
-        s.stacks[geo.index[xy]] = rings
-    for xy, p in (markers or {}).items():
-        s.markers[geo.index[xy]] = p
-    for xy, p in (collapsed or {}).items():
-        s.collapsed[geo.index[xy]] = p
-    for p in range(1, s.num_players + 1):
-        s.rings_in_hand[p] = 0
-    s.phase = "movement"
-    return s
-
-
-def cell(s: GameState, *xy: int) -> int:
-    return s.geo.index[tuple(xy)]
+make = partial(build_position, in_hand=0, phase="movement")
 
 
 def slide(s: GameState, frm: tuple[int, ...], to: tuple[int, ...], **extra: object) -> Move:

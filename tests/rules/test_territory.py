@@ -6,7 +6,7 @@ import pytest
 
 from ringrift_tasks.rules.errors import IllegalMoveError
 from ringrift_tasks.rules.moves import Move, canonical_json, move_from_json
-from ringrift_tasks.rules.state import GameState, new_game
+from ringrift_tasks.rules.state import GameState
 from ringrift_tasks.rules.territory import (
     Region,
     apply_choose_territory_option,
@@ -20,30 +20,15 @@ from ringrift_tasks.rules.territory import (
     territory_phase_moves,
     turn_includes_recovery,
 )
+from tests.rules.positions import build_position
 
 Cells = dict[tuple[int, ...], object]
 
 
-def make(
-    config: str = "square8_2p",
-    stacks: dict[tuple[int, ...], tuple[int, ...]] | None = None,
-    markers: dict[tuple[int, ...], int] | None = None,
-    collapsed: dict[tuple[int, ...], int] | None = None,
-    player: int = 1,
-) -> GameState:
-    s = new_game(config)
-    geo = s.geo
-    for xy, rings in (stacks or {}).items():
-        s.stacks[geo.index[xy]] = rings
-    for xy, p in (markers or {}).items():
-        s.markers[geo.index[xy]] = p
-    for xy, p in (collapsed or {}).items():
-        s.collapsed[geo.index[xy]] = p
-    for p in range(1, s.num_players + 1):
-        s.rings_in_hand[p] = 0
-    s.phase = "territory_processing"
-    s.current_player = player
-    return s
+def make(config: str = "square8_2p", stacks=None, markers=None, collapsed=None, player: int = 1):
+    return build_position(
+        config, stacks, markers, collapsed, in_hand=0, phase="territory_processing", player=player
+    )
 
 
 def c(s: GameState, *xy: int) -> int:
