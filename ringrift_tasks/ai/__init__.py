@@ -1,0 +1,1 @@
+"""Agents: everything that picks a move, behind one interface (``ai.agent.Agent``)."""
