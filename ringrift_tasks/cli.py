@@ -122,3 +122,69 @@ def parity(
     )
     if not report.ok:
         raise typer.Exit(EXIT_FAILED)
+
+
+# The upstream contract vectors live beside the repository, in the shared parity folder.
+DEFAULT_CONTRACTS_DIR = (
+    Path(__file__).resolve().parents[1].parent / "shared/parity/contract_vectors"
+)
+
+
+@app.command()
+def contracts(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Contract bundles (*.vectors.json) or folders of them "
+            "[default: ../shared/parity/contract_vectors]."
+        ),
+    ] = None,
+    reference: Annotated[
+        Path | None,
+        typer.Option(
+            "--reference",
+            help="The reference engine's RESULTS.json [default: beside the first bundle].",
+        ),
+    ] = None,
+) -> None:
+    """Run the upstream single-step contract vectors and compare with the reference engine.
+
+    Prints one line per vector and a summary. Exits 0 when every vector the reference
+    engine passes also passes here (its fail/throw/skip vectors are reported, not trusted),
+    1 otherwise, 2 when a path or the reference results are unusable.
+    """
+    from ringrift_tasks.rules.contracts import (
+        ContractFormatError,
+        bundle_paths,
+        load_reference_results,
+        run_contracts,
+    )
+
+    given = paths or [DEFAULT_CONTRACTS_DIR]
+    for path in given:
+        if not path.exists():
+            raise _fail_usage(f"contract path not found: {path}")
+    bundles = bundle_paths(given)
+    if not bundles:
+        raise _fail_usage(f"no *.vectors.json bundle under {', '.join(map(str, given))}")
+    if reference is None:
+        first = given[0]
+        reference = (first if first.is_dir() else first.parent) / "RESULTS.json"
+    if not reference.is_file():
+        raise _fail_usage(f"reference results not found: {reference} (use --reference)")
+    try:
+        expected = load_reference_results(reference)
+        report = run_contracts(bundles, expected)
+    except ContractFormatError as exc:
+        raise _fail_usage(str(exc)) from None
+
+    for o in report.outcomes:
+        ref = expected.get(o.id, "unknown")
+        typer.echo(f"{o.result:<5} {o.id} (reference: {ref}): {o.reason}")
+        for note in o.notes:
+            typer.echo(f"      note (assertion the reference does not check): {note}")
+    typer.echo(report.summary_line())
+    for o in report.regressions:
+        typer.echo(f"REGRESSION {o.id}: reference passes, here {o.result}: {o.reason}")
+    if not report.ok:
+        raise typer.Exit(EXIT_FAILED)

@@ -350,6 +350,9 @@ def apply_recovery_slide(s: GameState, move: Move) -> None:
             _extract_buried(s, cell, player)
         return
 
+    # Keep the marker map as it was (its order is observable) in case the reference's
+    # line re-check below refuses the move: a refused move must leave no trace.
+    saved_markers = dict(markers) if mode != "fallback" else None
     del markers[frm]
     markers[to] = player
     if mode == "fallback":
@@ -368,11 +371,15 @@ def apply_recovery_slide(s: GameState, move: Move) -> None:
             break
     need = s.line_length
     if line is None or len(line) < need:
+        assert saved_markers is not None
+        s.markers = saved_markers
         raise IllegalMoveError(
             f"phase {s.phase}, player {player}: Recovery slide did not form a valid line"
         )
     if len(line) > need and option == 2:
         if collapse is None or len(collapse) != need:
+            assert saved_markers is not None
+            s.markers = saved_markers
             raise IllegalMoveError(
                 f"phase {s.phase}, player {player}: Option 2 requires exactly {need} "
                 f"collapse positions"

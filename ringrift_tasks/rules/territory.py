@@ -460,7 +460,14 @@ def territory_phase_moves(
         return territory_elimination_moves(s, player, pending_region, recovery)
     geo = s.geo
     moves: list[Move] = []
+    # The reference reports a region once per marker-colour scan that bounds it, so the
+    # same (cells, controller) can come back several times: offer each choice once.
+    seen: set[tuple[tuple[int, ...], int]] = set()
     for region in processable_regions(s, player, recovery):
+        ident = (tuple(region.cells), region.controlling_player)
+        if ident in seen:
+            continue
+        seen.add(ident)
         moves.append(
             Move(
                 "choose_territory_option",

@@ -132,6 +132,23 @@ def _req(obj: dict[str, Any], key: str, where: str) -> Any:
     return obj[key]
 
 
+def _int(value: Any, where: str, lo: int | None = None, hi: int | None = None) -> int:
+    """``value`` as an int within [lo, hi]; ``StateFormatError`` naming ``where`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise StateFormatError(f"{where}: expected an integer, got {value!r}")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        bounds = f"{lo if lo is not None else '-inf'}..{hi if hi is not None else 'inf'}"
+        raise StateFormatError(f"{where}: expected {bounds}, got {value}")
+    return value
+
+
+def _map(obj: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = _req(obj, key, where)
+    if not isinstance(value, dict):
+        raise StateFormatError(f"{where}.{key}: expected an object, got {type(value).__name__}")
+    return value
+
+
 def state_from_view(view: dict[str, Any]) -> GameState:
     """Rebuild a state from its canonical view; raises ``StateFormatError`` naming the field.
 
@@ -140,44 +157,58 @@ def state_from_view(view: dict[str, Any]) -> GameState:
     """
     from ringrift_tasks.rules.state import GameConfig, new_game
 
+    if not isinstance(view, dict):
+        raise StateFormatError(f"state: expected an object, got {type(view).__name__}")
     board_type = _req(view, "boardType", "state")
     try:
         geo = geometry(board_type)
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         raise StateFormatError(f"state.boardType: {exc}") from None
     players = _req(view, "players", "state")
     if not isinstance(players, list) or not 2 <= len(players) <= 4:
         raise StateFormatError("state.players: expected a list of 2 to 4 players")
     n = len(players)
     s = new_game(GameConfig(board_type, n))
-    board = _req(view, "board", "state")
-    try:
-        for key, st in _req(board, "stacks", "state.board").items():
-            rings = tuple(int(r) for r in _req(st, "rings", f"state.board.stacks[{key}]"))
-            if not rings or any(not 1 <= r <= n for r in rings):
-                raise StateFormatError(f"state.board.stacks[{key}].rings: bad rings {rings}")
-            s.stacks[geo.cell_of_key(key)] = rings
-        for key, mk in _req(board, "markers", "state.board").items():
-            s.markers[geo.cell_of_key(key)] = int(_req(mk, "player", f"state.board.markers[{key}]"))
-        for key, owner in _req(board, "collapsedSpaces", "state.board").items():
-            s.collapsed[geo.cell_of_key(key)] = int(owner)
-        elim = _req(board, "eliminatedRings", "state.board")
-        for p in range(1, n + 1):
-            s.board_eliminated[p] = int(elim.get(str(p), 0))
-    except UnknownPositionError as exc:
-        raise StateFormatError(f"state.board: {exc}") from None
+    board = _map(view, "board", "state")
+
+    def cell_of_key(key: str, where: str) -> int:
+        try:
+            return geo.cell_of_key(key)
+        except UnknownPositionError as exc:
+            raise StateFormatError(f"{where}: {exc}") from None
+
+    for key, st in _map(board, "stacks", "state.board").items():
+        where = f"state.board.stacks[{key}]"
+        rings = _req(st, "rings", where)
+        if not isinstance(rings, list) or not rings:
+            raise StateFormatError(f"{where}.rings: expected a non-empty list, got {rings!r}")
+        cell = cell_of_key(key, where)
+        s.stacks[cell] = tuple(_int(r, f"{where}.rings", 1, n) for r in rings)
+    for key, mk in _map(board, "markers", "state.board").items():
+        where = f"state.board.markers[{key}]"
+        cell = cell_of_key(key, where)
+        s.markers[cell] = _int(_req(mk, "player", where), f"{where}.player", 1, n)
+    for key, owner in _map(board, "collapsedSpaces", "state.board").items():
+        where = f"state.board.collapsedSpaces[{key}]"
+        cell = cell_of_key(key, where)
+        if cell in s.stacks:
+            raise StateFormatError(f"{where}: a collapsed space cannot hold a stack ({key})")
+        if cell in s.markers:
+            raise StateFormatError(f"{where}: a collapsed space cannot hold a marker ({key})")
+        s.collapsed[cell] = _int(owner, where, 1, n)
+    elim = _map(board, "eliminatedRings", "state.board")
+    for p in range(1, n + 1):
+        s.board_eliminated[p] = _int(elim.get(str(p), 0), f"state.board.eliminatedRings.{p}", 0)
     for i, pl in enumerate(players):
-        p = int(_req(pl, "playerNumber", f"state.players[{i}]"))
+        where = f"state.players[{i}]"
+        p = _int(_req(pl, "playerNumber", where), f"{where}.playerNumber", 1, n)
         if p != i + 1:
-            raise StateFormatError(f"state.players[{i}].playerNumber: expected {i + 1}, got {p}")
-        s.player_ids[p] = str(_req(pl, "id", f"state.players[{i}]"))
-        s.rings_in_hand[p] = int(_req(pl, "ringsInHand", f"state.players[{i}]"))
-        s.eliminated[p] = int(_req(pl, "eliminatedRings", f"state.players[{i}]"))
-        s.territory[p] = int(_req(pl, "territorySpaces", f"state.players[{i}]"))
-    cp = _req(view, "currentPlayer", "state")
-    if not isinstance(cp, int) or not 1 <= cp <= n:
-        raise StateFormatError(f"state.currentPlayer: expected 1..{n}, got {cp!r}")
-    s.current_player = cp
+            raise StateFormatError(f"{where}.playerNumber: expected {i + 1}, got {p}")
+        s.player_ids[p] = str(_req(pl, "id", where))
+        s.rings_in_hand[p] = _int(_req(pl, "ringsInHand", where), f"{where}.ringsInHand", 0)
+        s.eliminated[p] = _int(_req(pl, "eliminatedRings", where), f"{where}.eliminatedRings", 0)
+        s.territory[p] = _int(_req(pl, "territorySpaces", where), f"{where}.territorySpaces", 0)
+    s.current_player = _int(_req(view, "currentPlayer", "state"), "state.currentPlayer", 1, n)
     phase = _req(view, "currentPhase", "state")
     if phase not in PHASES:
         raise StateFormatError(f"state.currentPhase: unknown phase {phase!r}")
@@ -186,35 +217,53 @@ def state_from_view(view: dict[str, Any]) -> GameState:
     if status not in ("active", "completed", "abandoned"):
         raise StateFormatError(f"state.gameStatus: unknown status {status!r}")
     s.status = status
-    s.winner = view.get("winner")
+    winner = view.get("winner")
+    s.winner = None if winner is None else _int(winner, "state.winner", 1, n)
     mm = view.get("mustMoveFromStackKey")
+    s.must_move_from = None if mm is None else cell_of_key(mm, "state.mustMoveFromStackKey")
+    ccp = view.get("chainCapturePosition")
     try:
-        s.must_move_from = None if mm is None else geo.cell_of_key(mm)
-        ccp = view.get("chainCapturePosition")
         s.chain_capture_pos = None if ccp is None else geo.cell_of(ccp)
     except UnknownPositionError as exc:
-        raise StateFormatError(f"state: {exc}") from None
+        raise StateFormatError(f"state.chainCapturePosition: {exc}") from None
     s.pending_line_reward = bool(view.get("pendingLineRewardElimination", False))
-    s.total_rings_in_play = int(view.get("totalRingsInPlay", 0))
-    s.total_rings_eliminated = int(view.get("totalRingsEliminated", 0))
-    s.victory_threshold = int(view.get("victoryThreshold", s.victory_threshold))
-    s.territory_victory_threshold = int(
-        view.get("territoryVictoryThreshold", s.territory_victory_threshold)
+    s.total_rings_in_play = _int(view.get("totalRingsInPlay", 0), "state.totalRingsInPlay", 0)
+    s.total_rings_eliminated = _int(
+        view.get("totalRingsEliminated", 0), "state.totalRingsEliminated", 0
     )
-    s.territory_victory_minimum = int(
-        view.get("territoryVictoryMinimum", s.territory_victory_minimum)
+    s.victory_threshold = _int(
+        view.get("victoryThreshold", s.victory_threshold), "state.victoryThreshold", 1
     )
-    s.lps_rounds_required = int(view.get("lpsRoundsRequired", 3))
+    s.territory_victory_threshold = _int(
+        view.get("territoryVictoryThreshold", s.territory_victory_threshold),
+        "state.territoryVictoryThreshold",
+        1,
+    )
+    s.territory_victory_minimum = _int(
+        view.get("territoryVictoryMinimum", s.territory_victory_minimum),
+        "state.territoryVictoryMinimum",
+        1,
+    )
+    s.lps_rounds_required = _int(view.get("lpsRoundsRequired", 3), "state.lpsRoundsRequired", 1)
     ro = view.get("rulesOptions")
+    if ro is not None and not isinstance(ro, dict):
+        raise StateFormatError(f"state.rulesOptions: expected an object or null, got {ro!r}")
     s.swap_rule_enabled = bool(ro and ro.get("swapRuleEnabled"))
     lps = view.get("lps")
     if lps:
+        if not isinstance(lps, dict):
+            raise StateFormatError(f"state.lps: expected an object, got {lps!r}")
+        mask = lps.get("currentRoundActorMask", {})
+        if not isinstance(mask, dict):
+            raise StateFormatError("state.lps.currentRoundActorMask: expected an object")
         s.lps = LpsTracker(
-            int(lps.get("roundIndex", 0)),
+            _int(lps.get("roundIndex", 0), "state.lps.roundIndex", 0),
             lps.get("currentRoundFirstPlayer"),
-            {int(k): bool(v) for k, v in lps.get("currentRoundActorMask", {}).items()},
+            {int(k): bool(v) for k, v in mask.items()},
             lps.get("exclusivePlayerForCompletedRound"),
-            int(lps.get("consecutiveExclusiveRounds", 0)),
+            _int(
+                lps.get("consecutiveExclusiveRounds", 0), "state.lps.consecutiveExclusiveRounds", 0
+            ),
             lps.get("consecutiveExclusivePlayer"),
         )
     s.line_length = line_length(board_type, n)
