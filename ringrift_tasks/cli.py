@@ -31,6 +31,30 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
+class _LibraryErrors:
+    """Context manager turning the library's input errors into one line and exit code 2.
+
+    Config, agent-spec, shard, store and rules errors are all ``ValueError``s that name
+    what was wrong; a person should see that sentence, not a traceback.
+    """
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: object) -> bool:
+        if exc is not None and isinstance(exc, ValueError):
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(EXIT_USAGE)
+        return False
+
+
+def _load_config() -> object:
+    from ringrift_tasks.config import load_config
+
+    with _LibraryErrors():
+        return load_config()
+
+
 def _fail_usage(message: str) -> typer.Exit:
     """Print ``message`` as one line on stderr and return the exit for a usage error."""
     typer.echo(f"error: {message}", err=True)
@@ -188,3 +212,76 @@ def contracts(
         typer.echo(f"REGRESSION {o.id}: reference passes, here {o.result}: {o.reason}")
     if not report.ok:
         raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def selfplay(
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config", "-c", help="Board config, e.g. square8_2p [default: first enabled]."
+        ),
+    ] = None,
+    games: Annotated[int, typer.Option("--games", "-n", min=1, help="Games to play.")] = 20,
+    workers: Annotated[
+        int | None, typer.Option("--workers", "-w", min=1, help="Worker processes [config].")
+    ] = None,
+    agent: Annotated[
+        str, typer.Option("--agent", help="Agent spec for every seat, e.g. heuristic, random.")
+    ] = "heuristic",
+    seed: Annotated[int | None, typer.Option("--seed", help="Base seed [clock].")] = None,
+    guard: Annotated[
+        bool, typer.Option("--guard/--no-guard", help="Pause when disk or memory run short.")
+    ] = True,
+) -> None:
+    """Play self-play games into sealed shards under RINGRIFT_HOME/shards/incoming."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from ringrift_tasks.ai.agent import agent_from_spec
+    from ringrift_tasks.rules.state import GameConfig
+    from ringrift_tasks.selfplay.worker import SelfPlayError, SelfPlayEvent, selfplay_from_config
+
+    cfg = _load_config()
+    name = config or cfg.configs[0]  # type: ignore[attr-defined]
+    with _LibraryErrors():
+        GameConfig.parse(name)
+        agent_from_spec(agent)
+    console = Console(stderr=True)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(f"self-play {name} ({agent})", total=games)
+
+        def on_event(ev: SelfPlayEvent) -> None:
+            if ev.kind == "game":
+                bar.advance(task)
+            elif ev.kind in ("pause", "resume"):
+                console.print(f"worker {ev.worker} {ev.kind}: {ev.reason}")
+
+        try:
+            with _LibraryErrors():
+                report = selfplay_from_config(
+                    cfg,  # type: ignore[arg-type]
+                    name,
+                    games,
+                    agent,
+                    seed,
+                    workers=workers,
+                    progress=on_event,
+                    resource_guard=guard,
+                )
+        except SelfPlayError as exc:
+            typer.echo(f"error: self-play failed: {exc}", err=True)
+            raise typer.Exit(EXIT_FAILED) from None
+    terms = ", ".join(f"{k} {v}" for k, v in sorted(report.terminations.items()))
+    typer.echo(
+        f"selfplay: {report.games} games, {report.moves} moves, {len(report.shards)} shards "
+        f"in {report.elapsed_s:.1f} s ({terms})"
+    )
+    for worker, reason in sorted(report.stopped.items()):
+        typer.echo(f"worker {worker} stopped early: {reason}")
