@@ -19,6 +19,19 @@ from ringrift_tasks.rules.state import GameConfig, GameState, new_game
 from ringrift_tasks.rules.turn import apply_move
 
 
+def payload_checksum(
+    game_id: str, result_c: bytes, agents_c: bytes, moves_z: bytes, targets_z: bytes | None
+) -> str:
+    """sha256 of a stored game: its id, canonical result and agents JSON, and both blobs."""
+    h = hashlib.sha256(game_id.encode())
+    h.update(result_c)
+    h.update(agents_c)
+    h.update(moves_z)
+    if targets_z is not None:
+        h.update(targets_z)
+    return h.hexdigest()
+
+
 class RecordError(ValueError):
     """A game record that is malformed or does not replay; the message says why."""
 
@@ -118,15 +131,13 @@ class GameRecord:
 
     def checksum(self) -> str:
         """sha256 over the stored payload: id, result, agents and both blobs."""
-        h = hashlib.sha256()
-        h.update(self.game_id.encode())
-        h.update(canonical_json(self.result.to_json()).encode())
-        h.update(canonical_json(list(self.agents)).encode())
-        h.update(self.moves_blob())
-        tb = self.targets_blob()
-        if tb is not None:
-            h.update(tb)
-        return h.hexdigest()
+        return payload_checksum(
+            self.game_id,
+            canonical_json(self.result.to_json()).encode(),
+            canonical_json(list(self.agents)).encode(),
+            self.moves_blob(),
+            self.targets_blob(),
+        )
 
     @staticmethod
     def from_blobs(
@@ -168,8 +179,18 @@ class GameRecord:
             targets=targets,
             game_id=game_id,
         )
-        if checksum is not None and rec.checksum() != checksum:
-            raise RecordError(f"game {game_id}: checksum mismatch")
+        # Checked over the bytes as stored (never recompressed: another zlib build may
+        # compress the same text differently).
+        if checksum is not None:
+            actual = payload_checksum(
+                game_id,
+                canonical_json(result.to_json()).encode(),
+                canonical_json(list(agents)).encode(),
+                moves_blob,
+                targets_blob,
+            )
+            if actual != checksum:
+                raise RecordError(f"game {game_id}: checksum mismatch")
         return rec
 
 

@@ -1,0 +1,1 @@
+"""Evaluation: matches, tournaments, Elo, promotion-gate statistics."""

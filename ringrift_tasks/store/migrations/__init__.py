@@ -1,0 +1,1 @@
+"""Alembic migrations of the stores (run by ``ringrift_tasks.store.migrate``)."""

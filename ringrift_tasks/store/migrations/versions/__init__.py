@@ -1,0 +1,1 @@
+"""Revision files of the store schema."""
