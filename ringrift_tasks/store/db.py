@@ -22,6 +22,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
+    from ringrift_tasks.store.decisions import DecisionLog
     from ringrift_tasks.store.elo import EloService
     from ringrift_tasks.store.pool import GamePool
     from ringrift_tasks.store.registry import ModelRegistry
@@ -168,6 +169,12 @@ class Store:
         from ringrift_tasks.store.registry import ModelRegistry
 
         return ModelRegistry(self)
+
+    @cached_property
+    def decisions(self) -> DecisionLog:
+        from ringrift_tasks.store.decisions import DecisionLog
+
+        return DecisionLog(self)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Double,
     ForeignKey,
@@ -148,3 +149,20 @@ class PromotionRow(Base):
     evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_promotions_config_at", "config", "at"),)
+
+
+class DecisionRow(Base):
+    """Append-only log of gate verdicts (training gate, promotion gate) with their reasons."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    config: Mapped[str] = mapped_column(String(32))
+    gate: Mapped[str] = mapped_column(String(32))
+    passed: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    run_id: Mapped[str | None] = mapped_column(String(255))
+    at: Mapped[float] = mapped_column(Double)
+
+    __table_args__ = (Index("ix_decisions_config_gate_at", "config", "gate", "at"),)

@@ -13,6 +13,9 @@ from sqlalchemy import text
 from ringrift_tasks.store import Store, StoreError, migrate, open_store
 from ringrift_tasks.store.models import Base
 
+# The newest revision in ringrift_tasks/store/migrations/versions/.
+HEAD_REVISION = "0002"
+
 
 def test_the_migrated_schema_matches_the_orm_models(store: Store) -> None:
     with store.read() as conn:
@@ -25,7 +28,7 @@ def test_migrating_again_changes_nothing(store_url: str) -> None:
     migrate(store_url)
     with open_store(store_url) as s, s.read() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [
-            "0001"
+            HEAD_REVISION
         ]
 
 
