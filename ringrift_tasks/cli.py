@@ -83,12 +83,46 @@ def _rules_summary() -> str:
     return "importable"
 
 
-@app.command()
-def status() -> None:
-    """Show versions, the accelerator and the board/player configurations."""
-    console = Console()
-    torch_version, cuda = _torch_summary()
+def _open_store(cfg: object) -> object:
+    from ringrift_tasks.store.db import open_store
 
+    with _LibraryErrors():
+        try:
+            return open_store(cfg.store_url)  # type: ignore[attr-defined]
+        except Exception as exc:  # noqa: BLE001 - any connection failure is one clear line
+            if isinstance(exc, ValueError):
+                raise
+            raise ValueError(
+                f"cannot open the store at {cfg.store_url}: {type(exc).__name__}: {exc}"  # type: ignore[attr-defined]
+            ) from None
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    all_configs: Annotated[
+        bool, typer.Option("--all", help="Show all 12 configs, not only enabled ones.")
+    ] = False,
+) -> None:
+    """Show the loop per config (pool, new games, best model, Elo, last gate) and resources."""
+    import json
+
+    from ringrift_tasks.resources import snapshot
+    from ringrift_tasks.status import loop_status
+
+    cfg = _load_config()
+    store = _open_store(cfg)
+    torch_version, cuda = _torch_summary()
+    resources = snapshot(cfg.resources, cfg.home)  # type: ignore[attr-defined]
+    report = loop_status(cfg, store, resources=resources)  # type: ignore[arg-type]
+    report["torch"] = torch_version
+    report["cuda"] = cuda
+    report["rules_engine"] = _rules_summary()
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, sort_keys=True, default=str))
+        return
+
+    console = Console()
     env = Table(title="RingRift Loop", show_header=False)
     env.add_column("item", style="bold")
     env.add_column("value")
@@ -96,18 +130,121 @@ def status() -> None:
     env.add_row("python", f"{platform.python_version()} ({sys.executable})")
     env.add_row("torch", torch_version)
     env.add_row("cuda available", cuda)
-    env.add_row("rules engine", _rules_summary())
+    env.add_row("rules engine", report["rules_engine"])
+    env.add_row("data home (RINGRIFT_HOME)", report["home"])
+    env.add_row("store", report["store_url"])
+    if report["coordinator_only"]:
+        env.add_row("mode", "coordinator only (RINGRIFT_DISABLE_LOCAL_TASKS)")
+    res = report["resources"]
+    env.add_row("resources", f"{res['level']}" + (f": {res['reason']}" if res["reason"] else ""))
+    for key in ("disk", "memory", "cpu", "load", "gpu_memory"):
+        env.add_row(f"  {key}", res[key]["reason"])
     console.print(env)
 
-    from ringrift_tasks.rules.state import ALL_CONFIGS
+    table = Table(title="Configurations")
+    for col in ("config", "enabled", "games", "new", "best model", "Elo top", "last gate"):
+        table.add_column(col)
+    for name, c in report["configs"].items():
+        if not (c["enabled"] or all_configs or c["games"]):
+            continue
+        top = ", ".join(f"{e['agent'][:14]} {e['elo']:.0f}" for e in c["elo_top"]) or "-"
+        gate = c["last_gate_decision"]
+        gate_text = (
+            "-"
+            if gate is None
+            else (f"{gate['gate']}: {'pass' if gate['passed'] else 'no'} ({gate['reason']})")
+        )
+        table.add_row(
+            name,
+            "yes" if c["enabled"] else "no",
+            str(c["games"]),
+            str(c["new_games"]),
+            (c["best_model"] or "-")[:12],
+            top,
+            gate_text,
+        )
+    console.print(table)
 
-    configs = Table(title=f"Configurations ({len(ALL_CONFIGS)})")
-    configs.add_column("config", style="bold")
-    configs.add_column("board")
-    configs.add_column("players", justify="right")
-    for config in ALL_CONFIGS:
-        configs.add_row(config.name, config.board_type, str(config.num_players))
-    console.print(configs)
+
+@app.command("import")
+def import_games(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Game files: parity-trace JSONL (.jsonl/.jsonl.gz) or sealed shards."),
+    ],
+    validate: Annotated[
+        bool, typer.Option("--validate/--no-validate", help="Replay every game through the rules.")
+    ] = True,
+) -> None:
+    """Load games into the pool (idempotent: a game already there is not added twice)."""
+    cfg = _load_config()
+    store = _open_store(cfg)
+    for path in paths:
+        if not path.is_file():
+            raise _fail_usage(f"not a file: {path}")
+    failed = False
+    for path in paths:
+        with _LibraryErrors():
+            if path.name.endswith(".shard"):
+                m = store.pool.merge_shard(path, validate=validate)  # type: ignore[attr-defined]
+                typer.echo(f"{path.name}: {m.added} added, {m.duplicates} already in the pool")
+            else:
+                r = store.pool.import_jsonl(path, validate=validate)  # type: ignore[attr-defined]
+                typer.echo(
+                    f"{path.name}: {r.added} added, {r.duplicates} already in the pool, "
+                    f"{r.rejected} rejected"
+                )
+                for err in r.errors:
+                    typer.echo(f"  rejected: {err}")
+                failed = failed or r.rejected > 0
+    if failed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def elo(
+    config: Annotated[
+        str | None, typer.Option("--config", "-c", help="Board config [default: all enabled].")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The Elo ladder per config (batch Bradley-Terry fit, random anchored at 400)."""
+    import json
+
+    from ringrift_tasks.rules.state import GameConfig
+
+    cfg = _load_config()
+    store = _open_store(cfg)
+    names = [config] if config else list(cfg.configs)  # type: ignore[attr-defined]
+    out: dict[str, list[dict[str, object]]] = {}
+    for name in names:
+        with _LibraryErrors():
+            GameConfig.parse(name)
+            ratings = store.elo.ratings(name)  # type: ignore[attr-defined]
+        out[name] = [
+            {
+                "agent": r.agent,
+                "elo": r.elo,
+                "ci_low": r.ci_low,
+                "ci_high": r.ci_high,
+                "games": r.games,
+            }
+            for r in ratings
+        ]
+    if as_json:
+        typer.echo(json.dumps(out, indent=2))
+        return
+    console = Console()
+    for name, rows in out.items():
+        table = Table(title=f"Elo ladder {name} ({store.elo.count(name)} matches)")  # type: ignore[attr-defined]
+        for col in ("#", "agent", "Elo", "95% interval", "games"):
+            table.add_column(col)
+        for i, r in enumerate(rows, 1):
+            table.add_row(
+                str(i), str(r["agent"]), f"{r['elo']:.0f}",
+                f"{r['ci_low']:.0f} .. {r['ci_high']:.0f}", str(r["games"]),
+            )  # fmt: skip
+        console.print(table)
 
 
 @app.command()
@@ -285,3 +422,37 @@ def selfplay(
     )
     for worker, reason in sorted(report.stopped.items()):
         typer.echo(f"worker {worker} stopped early: {reason}")
+
+
+@app.command()
+def sync(
+    validate: Annotated[
+        bool, typer.Option("--validate/--no-validate", help="Replay every game before merging.")
+    ] = True,
+) -> None:
+    """Merge sealed shards from RINGRIFT_HOME/shards/incoming into the pool.
+
+    Merged shards move to shards/merged; a bad shard moves to shards/quarantine with a
+    .reason file and is counted. Exits 1 if anything was quarantined.
+    """
+    from ringrift_tasks.sync.collect import collect_shards
+
+    cfg = _load_config()
+    store = _open_store(cfg)
+    paths = cfg.paths  # type: ignore[attr-defined]
+    report = collect_shards(
+        store,  # type: ignore[arg-type]
+        paths.shards_incoming,
+        paths.shards_merged,
+        paths.quarantine,
+        validate=validate,
+    )
+    per = ", ".join(f"{k} +{v}" for k, v in sorted(report.added_per_config.items())) or "none"
+    typer.echo(
+        f"sync: {report.shards_merged} shards merged, {report.games_added} games added "
+        f"({per}), {report.duplicates} duplicates, {report.shards_quarantined} quarantined"
+    )
+    for name, reason in report.quarantined.items():
+        typer.echo(f"quarantined {name}: {reason}")
+    if report.shards_quarantined:
+        raise typer.Exit(EXIT_FAILED)

@@ -34,8 +34,10 @@ def test_the_twelve_configs_are_every_board_with_two_to_four_players() -> None:
     assert [config.name for config in ALL_CONFIGS] == EXPECTED_CONFIG_NAMES
 
 
-def test_status_shows_versions_and_every_config() -> None:
-    result = runner.invoke(app, ["status"], env={"COLUMNS": "200"})
+def test_status_shows_versions_and_every_config(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["status", "--all"], env={"COLUMNS": "200", "RINGRIFT_HOME": str(tmp_path)}
+    )
 
     assert result.exit_code == 0, result.output
     assert __version__ in result.output
@@ -45,8 +47,8 @@ def test_status_shows_versions_and_every_config() -> None:
         assert name in result.output
 
 
-def test_status_reports_cuda_as_torch_sees_it() -> None:
-    result = runner.invoke(app, ["status"], env={"COLUMNS": "200"})
+def test_status_reports_cuda_as_torch_sees_it(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["status"], env={"COLUMNS": "200", "RINGRIFT_HOME": str(tmp_path)})
 
     cuda_line = next(line for line in result.output.splitlines() if "cuda available" in line)
     if torch.cuda.is_available():
@@ -55,13 +57,13 @@ def test_status_reports_cuda_as_torch_sees_it() -> None:
         assert "no" in cuda_line.split("cuda available", 1)[1]
 
 
-def test_installed_console_script_runs_status() -> None:
+def test_installed_console_script_runs_status(tmp_path: Path) -> None:
     completed = subprocess.run(
-        [str(_installed_ringrift()), "status"],
+        [str(_installed_ringrift()), "status", "--all"],
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": "200", "RINGRIFT_HOME": str(tmp_path)},
     )
 
     assert completed.returncode == 0, completed.stderr

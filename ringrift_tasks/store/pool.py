@@ -334,6 +334,16 @@ class GamePool:
         with self.store.read() as conn:
             return {c: int(n) for c, n in conn.execute(q)}
 
+    def shard_configs(self, sha256: str) -> dict[str, int]:
+        """Games per config that the shard ``sha256`` brought into the pool."""
+        q = (
+            select(_GAMES.c.config, func.count())
+            .where(_GAMES.c.shard == sha256)
+            .group_by(_GAMES.c.config)
+        )
+        with self.store.read() as conn:
+            return {c: int(n) for c, n in conn.execute(q)}
+
 
 def _record_from_trace(game: dict[str, Any], *, source: str, created_at: float) -> GameRecord:
     """A ``GameRecord`` for one parity-trace game (see ``GamePool.import_jsonl``)."""

@@ -1,0 +1,1 @@
+"""Moving games and models between machines and into the pool."""
