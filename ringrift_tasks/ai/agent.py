@@ -109,10 +109,28 @@ def _heuristic_factory(**options: float | int | str) -> Agent:
     return HeuristicAgent(**options)  # type: ignore[arg-type]
 
 
+def _mcts_factory(**options: float | int | str) -> Agent:
+    from ringrift_tasks.ai.search_agent import mcts_agent
+
+    return mcts_agent(**options)
+
+
+def _mcts_baseline_factory(simulations: int) -> Callable[..., Agent]:
+    def factory(**options: float | int | str) -> Agent:
+        from ringrift_tasks.ai.search_agent import baseline_agent
+
+        return baseline_agent(simulations, **options)
+
+    return factory
+
+
 # Known agent names; later agents (neural search) register here the same way.
 AGENT_FACTORIES: dict[str, Callable[..., Agent]] = {
     "random": _random_factory,
     "heuristic": _heuristic_factory,
+    "mcts": _mcts_factory,
+    "mcts_100": _mcts_baseline_factory(100),
+    "mcts_500": _mcts_baseline_factory(500),
 }
 
 

@@ -111,11 +111,19 @@ def promote(
     cooldown_s: float,
     max_per_day: int,
     now: float | None = None,
+    expected_best: str | None | object = ...,
 ) -> PromotionOutcome:
     """Make ``candidate_id`` the best of ``config`` in one locking registry transaction;
-    refused (``promoted=False`` with the reason) by the cooldown or the daily cap."""
+    refused (``promoted=False`` with the reason) by the cooldown, the daily cap, or — when
+    ``expected_best`` is given — a best that is no longer the one the gate played."""
     return store.registry.promote(
-        config, candidate_id, evidence, cooldown_s=cooldown_s, max_per_day=max_per_day, now=now
+        config,
+        candidate_id,
+        evidence,
+        cooldown_s=cooldown_s,
+        max_per_day=max_per_day,
+        now=now,
+        expected_best=expected_best,
     )
 
 
@@ -171,7 +179,9 @@ def run_promotion_gate(
             cooldown_s=pc.cooldown_s,
             max_per_day=pc.max_per_day,
             now=now,
+            expected_best=None,
         )
+        _log_decision(store, config, outcome.promoted, f"bootstrap: {outcome.reason}", evidence)
         return GateResult(config, candidate_id, None, "", None, outcome, reason="bootstrap")
 
     k = GameConfig.parse(config).num_players
@@ -219,16 +229,13 @@ def run_promotion_gate(
                 result.reason = f"gate interrupted after {decision.games} games: {why}"
                 return result
     result.decision = decision
+    evidence = {**decision.evidence(), "gate_id": gid, "best": best.model_id}
     if not decision.accepted:
         result.reason = f"rejected ({decision.method})"
+        _log_decision(store, config, False, result.reason, evidence)
         return result
-    evidence = {**decision.evidence(), "gate_id": gid, "best": best.model_id}
-    # The registry locks and re-reads the pointer; this check only spots a best that
-    # changed while the games ran (the gate's evidence is against the old one).
-    current = store.registry.best(config)
-    if current is None or current.model_id != best.model_id:
-        result.reason = "best changed during the gate; rerun against the new best"
-        return result
+    # The registry re-reads the best under its lock and refuses if it is no longer the
+    # one these games were played against.
     result.outcome = promote(
         store,
         config,
@@ -237,9 +244,18 @@ def run_promotion_gate(
         cooldown_s=pc.cooldown_s,
         max_per_day=pc.max_per_day,
         now=now,
+        expected_best=best.model_id,
     )
     result.reason = result.outcome.reason
+    _log_decision(store, config, result.outcome.promoted, result.reason, evidence)
     return result
+
+
+def _log_decision(
+    store: Store, config: str, passed: bool, reason: str, evidence: dict[str, Any]
+) -> None:
+    """Keep the verdict where `ringrift status` and the UI page show the last decision."""
+    store.decisions.record(config, "promotion", passed, reason, evidence=evidence)
 
 
 def promotion_history(store: Store, config: str) -> Sequence[dict[str, Any]]:

@@ -219,8 +219,13 @@ class ModelRegistry:
         cooldown_s: float,
         max_per_day: int,
         now: float | None = None,
+        expected_best: str | None | object = ...,
     ) -> PromotionOutcome:
         """Make ``candidate_id`` the best of ``config`` if the cooldown and daily cap allow.
+
+        ``expected_best``: the best the gate played against (``None`` for "no best yet");
+        when given, the promotion is refused if the best changed meanwhile, checked under
+        the same lock, so two gates racing with different evidence cannot both win.
 
         ``cooldown_s``: minimum seconds since the config's last promotion. ``max_per_day``:
         most promotions of the config in the 24 h before ``now`` (Unix seconds, default the
@@ -244,6 +249,10 @@ class ModelRegistry:
 
             if previous == candidate_id:
                 return refuse("already best")
+            if expected_best is not ... and previous != expected_best:
+                was = "none" if expected_best is None else str(expected_best)[:12]
+                now_best = "none" if previous is None else previous[:12]
+                return refuse(f"best changed during the gate (played {was}, now {now_best})")
             if cand.status != "candidate":
                 return refuse(f"model is {cand.status}, not a candidate")
             promos = select(_PROMOTIONS.c.at).where(
