@@ -207,6 +207,9 @@ def elo(
         str | None, typer.Option("--config", "-c", help="Board config [default: all enabled].")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    trend: Annotated[
+        bool, typer.Option("--trend", help="Also write Elo-over-time plots to artifacts/.")
+    ] = False,
 ) -> None:
     """The Elo ladder per config (batch Bradley-Terry fit, random anchored at 400)."""
     import json
@@ -231,6 +234,19 @@ def elo(
             }
             for r in ratings
         ]
+    if trend:
+        from ringrift_tasks.evaluation.trends import write_trend_artifacts
+
+        for name in names:
+            written = write_trend_artifacts(
+                store,  # type: ignore[arg-type]
+                name,
+                cfg.paths.artifacts,  # type: ignore[attr-defined]
+                anchor_elo=cfg.tournament.random_anchor_elo,  # type: ignore[attr-defined]
+                baselines=cfg.tournament.baselines,  # type: ignore[attr-defined]
+            )
+            for what, path in written.items():
+                typer.echo(f"plot {name} {what}: {path}", err=as_json)
     if as_json:
         typer.echo(json.dumps(out, indent=2))
         return
@@ -455,4 +471,167 @@ def sync(
     for name, reason in report.quarantined.items():
         typer.echo(f"quarantined {name}: {reason}")
     if report.shards_quarantined:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def stats(
+    config: Annotated[
+        str | None, typer.Option("--config", "-c", help="Board config [default: all in pool].")
+    ] = None,
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="Only games of this kind (selfplay, evaluation).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Newest N games.")] = None,
+    plots: Annotated[bool, typer.Option("--plots", help="Write PNG plots to artifacts/.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Game statistics per config: lengths, victory reasons, seat win rates."""
+    import json
+
+    from ringrift_tasks.evaluation.game_stats import stats_from_pool, write_stats_artifacts
+    from ringrift_tasks.rules.state import GameConfig
+
+    cfg = _load_config()
+    store = _open_store(cfg)
+    if config is not None:
+        with _LibraryErrors():
+            GameConfig.parse(config)
+    per_config = stats_from_pool(store, config, kind=kind, limit=limit)  # type: ignore[arg-type]
+    if as_json:
+        typer.echo(json.dumps({c: s.to_json() for c, s in per_config.items()}, indent=2))
+    else:
+        console = Console()
+        for name, st in per_config.items():
+            table = Table(title=f"{name}: {st.games} games", show_header=False)
+            table.add_column("what", style="bold")
+            table.add_column("value")
+            length = st.length_summary()
+            table.add_row("length (moves)", ", ".join(f"{k} {v:g}" for k, v in length.items()))
+            table.add_row(
+                "victory reasons", ", ".join(f"{k} {v}" for k, v in st.terminations.items())
+            )
+            table.add_row(
+                "seat win rates",
+                ", ".join(f"seat {i + 1} {r:.1%}" for i, r in enumerate(st.seat_win_rates)),
+            )
+            console.print(table)
+        if not per_config:
+            typer.echo("stats: no games in the pool" + (f" for {config}" if config else ""))
+    if plots:
+        out = write_stats_artifacts(
+            store,  # type: ignore[arg-type]
+            cfg.paths.artifacts,  # type: ignore[attr-defined]
+            config,
+            kind=kind,
+            limit=limit,
+        )
+        for name, path in out.items():
+            typer.echo(f"plot {name}: {path}", err=as_json)
+
+
+@app.command()
+def tournament(
+    kind: Annotated[str, typer.Argument(help="shadow (candidate vs best and baselines) or full.")],
+    config: Annotated[
+        list[str] | None, typer.Option("--config", "-c", help="Configs [default: enabled].")
+    ] = None,
+    games: Annotated[int | None, typer.Option("--games", min=1, help="Games per config.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", "-w", min=1)] = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="Logical time (ISO, UTC) naming the tournament [now]."),
+    ] = None,
+) -> None:
+    """Play a tournament into the pool and the Elo log; rerunning the same logical time
+    continues the same tournament instead of playing it twice."""
+    from datetime import UTC, datetime
+
+    from ringrift_tasks.evaluation.tournament import (
+        RunOptions,
+        run_full_tournament,
+        run_shadow_tournament,
+    )
+
+    if kind not in ("shadow", "full"):
+        raise _fail_usage(f"tournament kind must be 'shadow' or 'full', got {kind!r}")
+    cfg = _load_config()
+    store = _open_store(cfg)
+    with _LibraryErrors():
+        when = datetime.fromisoformat(at) if at else datetime.now(UTC)
+        opts = RunOptions(workers=workers or cfg.selfplay.workers)  # type: ignore[attr-defined]
+        if kind == "shadow":
+            results = run_shadow_tournament(
+                cfg,
+                store,
+                when,
+                configs=config,
+                games_per_config=games,
+                options=opts,  # type: ignore[arg-type]
+            )
+        else:
+            results = run_full_tournament(
+                cfg,
+                store,
+                when,
+                configs=config,
+                games=games,
+                options=opts,  # type: ignore[arg-type]
+            )
+    incomplete = False
+    for r in results:
+        if r.skipped:
+            typer.echo(f"{r.tournament_id}: skipped ({r.skipped})")
+            continue
+        typer.echo(
+            f"{r.tournament_id}: {len(r.report.played)} played, {len(r.report.already)} already "
+            f"logged, of {r.scheduled} scheduled"
+        )
+        for rating in r.ratings:
+            typer.echo(
+                f"  {rating.agent:<24} {rating.elo:7.1f}  [{rating.ci_low:.0f}, "
+                f"{rating.ci_high:.0f}]  {rating.games} games"
+            )
+        for why in [*r.report.stopped.values(), *r.report.failed.values()]:
+            typer.echo(f"  stopped: {why}")
+        incomplete = incomplete or not r.report.complete
+    if incomplete:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def promote(
+    config: Annotated[str, typer.Argument(help="Board config, e.g. square8_2p.")],
+    candidate: Annotated[
+        str | None, typer.Option("--candidate", help="Model id to gate [newest candidate].")
+    ] = None,
+    rollback: Annotated[
+        bool, typer.Option("--rollback", help="Restore the previous best instead.")
+    ] = False,
+    reason: Annotated[str, typer.Option("--reason", help="Why (required for --rollback).")] = "",
+) -> None:
+    """Run the promotion gate for a candidate, or roll the best back (--rollback)."""
+    from ringrift_tasks.evaluation.promotion import rollback as do_rollback
+    from ringrift_tasks.evaluation.promotion import run_promotion_gate
+    from ringrift_tasks.rules.state import GameConfig
+
+    cfg = _load_config()
+    store = _open_store(cfg)
+    with _LibraryErrors():
+        GameConfig.parse(config)
+        if rollback:
+            restored = do_rollback(store, config, reason)  # type: ignore[arg-type]
+            typer.echo(f"rollback {config}: best is now {restored.model_id[:12]} ({reason})")
+            return
+        if candidate is None:
+            cands = store.registry.candidates(config)  # type: ignore[attr-defined]
+            if not cands:
+                raise ValueError(f"no candidate registered for {config}")
+            candidate = max(cands, key=lambda m: m.created_at).model_id
+        result = run_promotion_gate(cfg, store, config, candidate)  # type: ignore[arg-type]
+    d = result.decision
+    stats_text = "" if d is None else f" after {d.games} games (score {d.score:.3f}, {d.method})"
+    verdict = "promoted" if result.promoted else "not promoted"
+    typer.echo(f"promotion {config} {candidate[:12]}: {verdict}: {result.reason}{stats_text}")
+    if not result.promoted:
         raise typer.Exit(EXIT_FAILED)

@@ -215,6 +215,7 @@ class RingriftPaths:
     quarantine: Path
     models: Path
     logs: Path
+    artifacts: Path  # plots and reports (Elo trends, game statistics, calibration)
 
     @classmethod
     def under(cls, home: Path) -> RingriftPaths:
@@ -226,6 +227,7 @@ class RingriftPaths:
             quarantine=shards / "quarantine",
             models=home / "models",
             logs=home / "logs",
+            artifacts=home / "artifacts",
         )
 
 

@@ -104,3 +104,38 @@ def test_a_bad_config_file_names_the_key(home: dict, tmp_path: Path) -> None:
 
     assert result.exit_code == 2
     assert "training.min_new_games" in result.output
+
+
+def test_stats_reports_lengths_reasons_and_seat_rates(home: dict) -> None:
+    runner.invoke(app, ["import", str(TRACE)], env=home)
+
+    result = runner.invoke(app, ["stats", "--json", "-c", "square8_2p"], env=home)
+
+    assert result.exit_code == 0, result.output
+    st = json.loads(result.output)["square8_2p"]
+    assert st["games"] == 10
+    assert sum(st["terminations"].values()) == 10
+    assert st["length"]["min"] <= st["length"]["median"] <= st["length"]["max"]
+
+
+def test_a_full_tournament_rerun_for_the_same_hour_plays_nothing_new(home: dict) -> None:
+    args = ["tournament", "full", "-c", "square8_2p", "--games", "2", "--at", "2026-11-25T09:00"]
+    home = {**home, "RINGRIFT__TOURNAMENT__BASELINES": "random,heuristic"}
+
+    first = runner.invoke(app, args, env=home)
+    second = runner.invoke(app, args, env=home)
+
+    assert first.exit_code == 0, first.output
+    assert "elo-square8_2p-2026-11-25T09:00: 2 played, 0 already logged" in first.output
+    assert "0 played, 2 already logged" in second.output
+    ladder = json.loads(runner.invoke(app, ["elo", "--json"], env=home).output)["square8_2p"]
+    assert sum(r["games"] for r in ladder) == 4  # 2 games x 2 participants
+
+
+def test_rollback_without_a_best_is_refused_in_one_line(home: dict) -> None:
+    result = runner.invoke(
+        app, ["promote", "square8_2p", "--rollback", "--reason", "bad model"], env=home
+    )
+
+    assert result.exit_code == 2
+    assert "no best model to roll back" in result.output
