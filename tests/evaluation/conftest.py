@@ -4,7 +4,6 @@ and registered model files."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -63,21 +62,27 @@ ModelMaker = Callable[..., ModelVersion]
 
 @pytest.fixture
 def make_model(tmp_path: Path) -> ModelMaker:
-    """Register a model whose file (arbitrary bytes, named by their sha256) lies under
-    ``tmp_path/models``; ``created_at`` orders candidates."""
+    """Register a real (tiny, untrained) model saved under ``tmp_path/models``; each call
+    makes a different network; ``created_at`` orders candidates."""
+    from ringrift_tasks.ai.model_file import ModelCard, save_model
+    from ringrift_tasks.ai.network import build_model, default_model_config
+
     folder = tmp_path / "models"
     folder.mkdir(exist_ok=True)
     count = iter(range(1_000_000))
 
     def make(store: Store, config: str = "square8_2p", *, created_at: float | None = None):
         n = next(count)
-        blob = f"model {n} {uuid.uuid4()}".encode() * 10
-        sha = hashlib.sha256(blob).hexdigest()
-        path = folder / f"{sha}.safetensors"
-        path.write_bytes(blob)
-        (folder / f"{sha}.json").write_text("{}\n")
+        board = config.rsplit("_", 1)[0]
+        net = build_model(default_model_config(board, blocks=1, channels=8), seed=n)
+        card = ModelCard(config=config, model_config=net.config, metrics={"n": n})
+        path, sha = save_model(net, card, folder)
         return store.registry.register(
-            sha, config, path=str(path), bytes=len(blob), created_at=created_at or 1000.0 + n
+            sha,
+            config,
+            path=str(path),
+            bytes=path.stat().st_size,
+            created_at=created_at or 1000.0 + n,
         )
 
     return make

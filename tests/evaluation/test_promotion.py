@@ -166,10 +166,6 @@ def _saved_model(folder: Path, seed: int) -> tuple[Path, str]:
 def test_a_gate_plays_candidate_against_best_and_decides(
     cfg: RingriftConfig, store: Store, tmp_path: Path
 ) -> None:
-    from ringrift_tasks.ai import neural_evaluator
-
-    if not hasattr(neural_evaluator, "load_evaluator"):
-        pytest.skip("neural_evaluator.load_evaluator is not written yet (search agents)")
     ids = []
     for seed in (1, 2):
         path, sha = _saved_model(tmp_path / "models", seed)

@@ -104,11 +104,6 @@ def test_the_shadow_tournament_is_refused_when_sampled_games_do_not_replay(
 def test_with_skip_shadow_contracts_the_shadow_plays_without_the_replay(
     cfg: RingriftConfig, store: Store, make_model: ModelMaker
 ) -> None:
-    pytest.importorskip("ringrift_tasks.ai.neural_evaluator")
-    from ringrift_tasks.ai import neural_evaluator
-
-    if not hasattr(neural_evaluator, "load_evaluator"):
-        pytest.skip("neural_evaluator.load_evaluator is not written yet")
     cfg = cfg.model_copy(
         update={"flags": cfg.flags.model_copy(update={"skip_shadow_contracts": True})}
     )
