@@ -208,8 +208,9 @@ def elo(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     trend: Annotated[
-        bool, typer.Option("--trend", help="Also write Elo-over-time plots to artifacts/.")
-    ] = False,
+        str | None,
+        typer.Option("--trend", help="Write CONFIG's Elo-over-time plots to artifacts/."),
+    ] = None,
 ) -> None:
     """The Elo ladder per config (batch Bradley-Terry fit, random anchored at 400)."""
     import json
@@ -218,7 +219,7 @@ def elo(
 
     cfg = _load_config()
     store = _open_store(cfg)
-    names = [config] if config else list(cfg.configs)  # type: ignore[attr-defined]
+    names = [config or trend] if (config or trend) else list(cfg.configs)  # type: ignore[attr-defined]
     out: dict[str, list[dict[str, object]]] = {}
     for name in names:
         with _LibraryErrors():
@@ -237,7 +238,7 @@ def elo(
     if trend:
         from ringrift_tasks.evaluation.trends import write_trend_artifacts
 
-        for name in names:
+        for name in [trend]:
             written = write_trend_artifacts(
                 store,  # type: ignore[arg-type]
                 name,
@@ -484,9 +485,13 @@ def stats(
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Newest N games.")] = None,
     plots: Annotated[bool, typer.Option("--plots", help="Write PNG plots to artifacts/.")] = False,
+    by_generation: Annotated[
+        bool, typer.Option("--by-generation", help="One block per model generation.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Game statistics per config: lengths, victory reasons, seat win rates."""
+    """Game statistics per config (or per model generation): lengths, victory reasons,
+    seat win rates."""
     import json
 
     from ringrift_tasks.evaluation.game_stats import stats_from_pool, write_stats_artifacts
@@ -497,7 +502,18 @@ def stats(
     if config is not None:
         with _LibraryErrors():
             GameConfig.parse(config)
-    per_config = stats_from_pool(store, config, kind=kind, limit=limit)  # type: ignore[arg-type]
+    if by_generation:
+        from ringrift_tasks.evaluation.game_stats import stats_by_generation
+
+        games = store.pool.iter_games(config, limit=limit)  # type: ignore[attr-defined]
+        per_config = {
+            f"{c} {gen}": st
+            for (c, gen), st in stats_by_generation(
+                g for g in games if kind is None or g.kind == kind
+            ).items()
+        }
+    else:
+        per_config = stats_from_pool(store, config, kind=kind, limit=limit)  # type: ignore[arg-type]
     if as_json:
         typer.echo(json.dumps({c: s.to_json() for c, s in per_config.items()}, indent=2))
     else:
