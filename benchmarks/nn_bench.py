@@ -25,6 +25,7 @@ import statistics
 import time
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import torch
 
@@ -127,9 +128,55 @@ def bench_search(args: argparse.Namespace) -> list[str]:
 # --------------------------------------------------------------------------------------
 # Section: training (training samples/s) -- the training work adds its figures here.
 # --------------------------------------------------------------------------------------
+def _train_once(
+    samples: Any,
+    symmetric: Any,
+    n_syms: int,
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    batch: int,
+    step: list[int],
+    device: torch.device,
+) -> None:
+    """One augmented training step on the next batch (``step[0]`` counts them)."""
+    from ringrift_tasks.training.trainer import batch_indices, batch_symmetries, train_step
+
+    idx = batch_indices(len(samples), batch, step[0], 0)
+    ks = batch_symmetries(symmetric, idx, n_syms, step[0], 0)
+    train_step(model, opt, samples.batch(idx, ks).to(device))  # type: ignore[arg-type]
+    step[0] += 1
+    _sync(device)
+
+
 def bench_training(args: argparse.Namespace) -> list[str]:
-    """Training samples/s (e.g. ``training <board> <blocks>x<channels> batch <B>: <N>``)."""
-    return []
+    """Training samples/s: ``training.trainer.train_step`` (forward, losses over the legal
+    moves and the rank head, backward, AdamW) on batches built from real heuristic games
+    with symmetry augmentation (``SampleSet.batch``), per board and batch size (<= 256)."""
+    from ringrift_tasks.ai.agent import agent_from_spec
+    from ringrift_tasks.selfplay.play import play_game
+    from ringrift_tasks.training.dataset import extract_samples
+    from ringrift_tasks.training.symmetry import board_symmetries
+
+    lines: list[str] = []
+    device = torch.device("cuda" if args.device != "cpu" and torch.cuda.is_available() else "cpu")
+    agent = agent_from_spec("heuristic:temperature=0.5")
+    for board in args.boards:
+        config = f"{board}_2p"
+        records = [play_game(config, [agent, agent], i, source="bench") for i in range(4)]
+        samples, _ = extract_samples(records, history_steps=0)
+        symmetric = samples.symmetric()
+        n_syms = len(board_symmetries(board))
+        cfg = default_model_config(board)
+        model = build_model(cfg, seed=0).to(device)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        for b in [b for b in args.batches if b >= 16]:
+            t = timed(partial(_train_once, samples, symmetric, n_syms, model, opt, b, [0], device))
+            lines.append(
+                f"training {board} {cfg.blocks}x{cfg.channels} {device.type} batch {b}: "
+                f"{b / t:,.0f} samples/s ({t * 1e3:.0f} ms/step)"
+            )
+            print(lines[-1], flush=True)
+    return lines
 
 
 SECTIONS: dict[str, Callable[[argparse.Namespace], list[str]]] = {

@@ -651,3 +651,108 @@ def promote(
     typer.echo(f"promotion {config} {candidate[:12]}: {verdict}: {result.reason}{stats_text}")
     if not result.promoted:
         raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def train(
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config", "-c", help="Board config, e.g. square8_2p [default: first enabled]."
+        ),
+    ] = None,
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Optimiser steps.")] = 1000,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Samples per step.")] = 256,
+    window: Annotated[
+        int | None,
+        typer.Option("--window", min=1, help="Newest games to train on [grows with the pool]."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the data order and the init.")] = 0,
+    run_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--run-dir",
+            help="Run directory [RINGRIFT_HOME/runs/<config>-s<seed>-<N>]; "
+            "an unfinished run there is resumed.",
+        ),
+    ] = None,
+    blocks: Annotated[
+        int | None, typer.Option("--blocks", min=1, help="Residual blocks [board default].")
+    ] = None,
+    channels: Annotated[
+        int | None, typer.Option("--channels", min=1, help="Tower channels [board default].")
+    ] = None,
+    checkpoint_every: Annotated[
+        int, typer.Option("--checkpoint-every", min=1, help="Steps between checkpoints.")
+    ] = 100,
+) -> None:
+    """Train a candidate model on the newest games of one config and register it.
+
+    Exits 0 with the candidate's id, 1 when the data-quality gate refuses the window (the
+    reason is printed), 2 for bad input.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from ringrift_tasks.ai.network import default_model_config
+    from ringrift_tasks.rules.state import GameConfig
+    from ringrift_tasks.store import open_store
+    from ringrift_tasks.training.quality import DataQualityError
+    from ringrift_tasks.training.trainer import train as run_training
+
+    cfg = _load_config()
+    name = config or cfg.configs[0]  # type: ignore[attr-defined]
+    with _LibraryErrors():
+        board = GameConfig.parse(name).board_type
+        sizes = {k: v for k, v in (("blocks", blocks), ("channels", channels)) if v is not None}
+        if "channels" in sizes:
+            # The squeeze-excitation reduction must divide the channels.
+            sizes["se_reduction"] = 4 if sizes["channels"] % 4 == 0 else 1
+        model = default_model_config(board, **sizes).to_dict()
+        store = open_store(cfg.store_url)  # type: ignore[attr-defined]
+    runs = Path(cfg.home) / "runs"  # type: ignore[attr-defined]
+    if run_dir is None:
+        base = f"{name}-s{seed}-{store.pool.count(name)}"
+        run_dir = runs / base
+    console = Console(stderr=True)
+    with (
+        store,
+        Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            "{task.fields[loss]}",
+            console=console,
+        ) as bar,
+    ):
+        task = bar.add_task(f"train {name}", total=steps, loss="")
+
+        def on_step(step: int, total: int, figures: dict[str, float] | None) -> None:
+            loss = f"loss {figures['loss']:.3f}" if figures else ""
+            bar.update(task, completed=step, loss=loss)
+
+        try:
+            with _LibraryErrors():
+                result = run_training(
+                    cfg,
+                    name,
+                    store,
+                    run_dir,
+                    steps,
+                    batch_size,
+                    seed,
+                    window=window,
+                    model=model,
+                    checkpoint_every=checkpoint_every,
+                    progress=on_step,
+                )
+        except DataQualityError as exc:
+            typer.echo(f"refused: {exc}", err=True)
+            raise typer.Exit(EXIT_FAILED) from None
+    acc = result.metrics.get("holdout_value_accuracy")
+    typer.echo(
+        f"train: candidate {result.model_id} for {name} after {result.steps} steps "
+        f"(parent {result.parent or 'none'}, T {result.calibration_temperature:.2f}"
+        + (f", holdout value accuracy {acc:.3f}" if acc is not None else "")
+        + f") in {result.run_dir}"
+    )

@@ -18,38 +18,44 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ringrift_tasks.training.temperature import StepTemperature, scheduler_from_settings
+
 # Below this temperature sampling is indistinguishable from argmax; avoid 1/T overflow.
 MIN_TEMPERATURE = 1e-3
 
 
 @dataclass(frozen=True, slots=True)
 class TemperatureSchedule:
-    """``initial`` for steps ``0 .. moves-1``, then ``final``."""
+    """``initial`` for steps ``0 .. moves-1``, then ``final``.
+
+    A thin, positional front for ``training.temperature.StepTemperature`` (which does the
+    work and the validation); any ``TemperatureScheduler`` from
+    ``training.temperature.create_scheduler`` can be passed where a schedule is expected,
+    since the game loops only call ``at(step)``.
+    """
 
     moves: int = 30
     initial: float = 1.0
     final: float = 0.1
 
     def __post_init__(self) -> None:
-        if self.moves < 0 or self.initial < 0 or self.final < 0:
-            raise ValueError(
-                f"temperature schedule: expected moves >= 0 and temperatures >= 0, got "
-                f"moves={self.moves}, initial={self.initial}, final={self.final}"
-            )
+        self.scheduler  # noqa: B018 -- builds the step schedule, which validates the values
+
+    @property
+    def scheduler(self) -> StepTemperature:
+        """The equivalent ``StepTemperature``."""
+        return StepTemperature(initial=self.initial, final=self.final, moves=self.moves)
 
     @staticmethod
     def from_settings(selfplay: Any) -> TemperatureSchedule:
         """From the config's ``selfplay`` section (``temperature_moves``, ``temperature``,
         ``final_temperature``)."""
-        return TemperatureSchedule(
-            int(selfplay.temperature_moves),
-            float(selfplay.temperature),
-            float(selfplay.final_temperature),
-        )
+        step = scheduler_from_settings(selfplay)
+        return TemperatureSchedule(step.moves, step.initial, step.final)
 
     def at(self, step: int) -> float:
         """The temperature for the move at ``step`` (0-based)."""
-        return self.initial if step < self.moves else self.final
+        return self.scheduler.at(step)
 
 
 # The loop config's defaults (selfplay.temperature_moves / temperature / final_temperature).
