@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import tempfile
 import types
 import typing
 from collections.abc import Mapping
@@ -31,6 +30,7 @@ import annotated_types
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ringrift_tasks.atomic import atomic_write_text
 from ringrift_tasks.rules.state import GameConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -299,18 +299,7 @@ class RingriftConfig(_Section):
         """
         text = self.to_yaml()
         if path is not None:
-            target = Path(path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    fh.write(text)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            atomic_write_text(Path(path), text)
         return text
 
 

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import struct
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +31,7 @@ from safetensors.torch import save as save_safetensors
 from ringrift_tasks.ai.actions import ACTION_ENCODING_VERSION
 from ringrift_tasks.ai.encoding import ENCODER_VERSION
 from ringrift_tasks.ai.network import ModelConfig, ModelConfigError, RingRiftNet
+from ringrift_tasks.atomic import atomic_write_bytes
 from ringrift_tasks.rules.state import GameConfig
 
 CARD_FORMAT = "ringrift-model-card/1"
@@ -190,19 +189,6 @@ def _card_json(card: ModelCard) -> str:
     return json.dumps(card.to_dict(), sort_keys=True, separators=(",", ":"))
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_model(model: RingRiftNet, card: ModelCard, directory: Path) -> tuple[Path, str]:
     """Write ``model`` with ``card`` into ``directory``; returns ``(path, content_sha256)``.
 
@@ -223,9 +209,9 @@ def save_model(model: RingRiftNet, card: ModelCard, directory: Path) -> tuple[Pa
     path = directory / f"{sha}.safetensors"
     sidecar = directory / f"{sha}.json"
     if not path.exists():
-        _atomic_write(path, blob)
+        atomic_write_bytes(path, blob)
     if not sidecar.exists():
-        _atomic_write(sidecar, (card_text + "\n").encode("utf-8"))
+        atomic_write_bytes(sidecar, (card_text + "\n").encode("utf-8"))
     return path, sha
 
 

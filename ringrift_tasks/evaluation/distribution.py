@@ -27,13 +27,14 @@ import json
 import os
 import re
 import socket
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from ringrift_tasks.atomic import atomic_write_text
 
 if TYPE_CHECKING:
     from ringrift_tasks.store import ModelVersion, Store
@@ -54,20 +55,6 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +103,7 @@ def write_best_manifest(store: Store, configs: Sequence[str], path: Path) -> Pat
         },
         "written_at": time.time(),
     }
-    _atomic_write_text(Path(path), json.dumps(data, sort_keys=True, indent=2) + "\n")
+    atomic_write_text(Path(path), json.dumps(data, sort_keys=True, indent=2) + "\n")
     return Path(path)
 
 
@@ -145,7 +132,7 @@ class Lease:
 
     def _write(self) -> None:
         data = {k: v for k, v in asdict(self).items() if k != "path"}
-        _atomic_write_text(self.path, json.dumps(data, sort_keys=True) + "\n")
+        atomic_write_text(self.path, json.dumps(data, sort_keys=True) + "\n")
 
 
 def acquire_lease(

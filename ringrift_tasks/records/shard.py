@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ringrift_tasks.atomic import atomic_write_text
 from ringrift_tasks.records.game_record import GameRecord, RecordError
 
 SHARD_FORMAT = "ringrift-shard/1"
@@ -73,15 +74,6 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def write_shard(
     directory: Path, records: Iterable[GameRecord], *, node: str = "local"
 ) -> ShardInfo:
@@ -133,7 +125,7 @@ def write_shard(
         digest = file_sha256(tmp)
         final = directory / f"{digest}{SHARD_SUFFIX}"
         size = tmp.stat().st_size
-        _atomic_write_text(
+        atomic_write_text(
             directory / f"{digest}.json",
             json.dumps(
                 {

@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +41,7 @@ import torch
 from ringrift_tasks.ai.actions import encode_moves
 from ringrift_tasks.ai.encoding import HISTORY_STEPS, MAX_SEATS, encode_batch, seat_order
 from ringrift_tasks.ai.network import rank_targets
+from ringrift_tasks.atomic import atomic_write_bytes
 from ringrift_tasks.records.game_record import GameRecord
 from ringrift_tasks.rules.moves import MoveFormatError, move_from_json
 from ringrift_tasks.rules.state import GameConfig, GameState, new_game
@@ -307,18 +306,7 @@ class SampleSet:
     def save(self, path: Path) -> str:
         """Write atomically (temp file, fsync, rename); returns the content sha256."""
         blob = self.to_bytes()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(blob)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_bytes(Path(path), blob)
         return hashlib.sha256(blob).hexdigest()
 
     @staticmethod

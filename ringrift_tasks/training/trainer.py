@@ -57,6 +57,7 @@ from torch.nn import functional as F
 from ringrift_tasks.ai.encoding import MAX_SEATS
 from ringrift_tasks.ai.model_file import ModelCard, ModelFileError, load_model, save_model
 from ringrift_tasks.ai.network import ModelConfig, RingRiftNet, build_model, default_model_config
+from ringrift_tasks.atomic import atomic_write_bytes
 from ringrift_tasks.rules.state import GameConfig
 from ringrift_tasks.training.calibration import CalibrationTracker, ValueCalibrator
 from ringrift_tasks.training.dataset import (
@@ -283,21 +284,10 @@ def batch_symmetries(
 
 
 # --- files ------------------------------------------------------------------------------
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    _atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode())
+    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode())
 
 
 def _checkpoint_path(run_dir: Path, step: int) -> Path:
@@ -407,7 +397,7 @@ def _truncate_metrics(path: Path, after_step: int) -> None:
             continue  # a line cut by the kill
         if obj.get("kind") == "step" and obj.get("step", 0) <= after_step:
             keep.append(line)
-    _atomic_write_bytes(path, "".join(f"{k}\n" for k in keep).encode())
+    atomic_write_bytes(path, "".join(f"{k}\n" for k in keep).encode())
 
 
 def _append_metrics(run: _Run, obj: dict[str, Any]) -> None:
