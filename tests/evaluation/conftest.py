@@ -33,7 +33,8 @@ def store(sqlite_url: str) -> Iterator[Store]:
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """URL of a fresh PostgreSQL database for this session (dropped at the end)."""
-    psycopg = pytest.importorskip("psycopg")
+    import psycopg  # a pinned requirement: its absence is a broken install, not a skip
+
     name = f"ringrift_eval_test_{uuid.uuid4().hex[:12]}"
     try:
         admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
