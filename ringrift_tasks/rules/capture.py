@@ -17,6 +17,8 @@ Rules as the reference engine implements them (CaptureAggregate / core):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from ringrift_tasks.rules.movement import interned_moves, movement_moves, path_between
 from ringrift_tasks.rules.moves import Move
 from ringrift_tasks.rules.state import GameState, cap_height
@@ -28,14 +30,18 @@ def capture_segments_from(s: GameState, frm: int, player: int) -> list[tuple[int
 
     Empty when ``player`` does not control a stack at ``frm``.
     """
+    return list(_segments(s, frm, player))
+
+
+def _segments(s: GameState, frm: int, player: int) -> Iterator[tuple[int, int]]:
+    """Capture segments (target, landing) from ``frm``, lazily, in ray order."""
     st = s.stacks.get(frm)
     if st is None or st[0] != player:
-        return []
+        return
     height = len(st)
     cap = cap_height(st)
     stacks = s.stacks
     collapsed = s.collapsed
-    out: list[tuple[int, int]] = []
     for ray in s.geo.rays[frm]:
         dist = 0
         for c in ray:
@@ -51,38 +57,13 @@ def capture_segments_from(s: GameState, frm: int, player: int) -> list[tuple[int
                     if land in collapsed or land in stacks:
                         break
                     if dist >= height:
-                        out.append((c, land))
+                        yield (c, land)
             break
-    return out
 
 
 def has_capture_from(s: GameState, frm: int, player: int) -> bool:
     """True if ``player``'s stack at ``frm`` has at least one capture segment."""
-    st = s.stacks.get(frm)
-    if st is None or st[0] != player:
-        return False
-    height = len(st)
-    cap = cap_height(st)
-    stacks = s.stacks
-    collapsed = s.collapsed
-    for ray in s.geo.rays[frm]:
-        dist = 0
-        for c in ray:
-            dist += 1
-            if c in collapsed:
-                break
-            target = stacks.get(c)
-            if target is None:
-                continue
-            if cap >= cap_height(target):
-                for land in ray[dist:]:
-                    dist += 1
-                    if land in collapsed or land in stacks:
-                        break
-                    if dist >= height:
-                        return True
-            break
-    return False
+    return next(_segments(s, frm, player), None) is not None
 
 
 def _append_captures(s: GameState, frm: int, player: int, mtype: str, out: list[Move]) -> None:
