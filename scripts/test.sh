@@ -5,6 +5,7 @@ set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$repo_root/scripts/setup_env.sh"
+bash "$repo_root/scripts/system_deps.sh"
 cd "$repo_root"
 # pytest's own exit status is ours: 5 ("no tests collected") is a failure, not a pass.
 exec .venv/bin/python -m pytest -q "$@"
