@@ -446,16 +446,58 @@ def sync(
     validate: Annotated[
         bool, typer.Option("--validate/--no-validate", help="Replay every game before merging.")
     ] = True,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            "--mode",
+            help="Pull from the worker nodes of hosts.yaml: games, models, elo or full "
+            "(all three). Without it: merge the local incoming folder only.",
+        ),
+    ] = None,
+    once: Annotated[
+        bool,
+        typer.Option("--once", help="With --mode: one pass, then exit (else every interval_s)."),
+    ] = False,
+    status: Annotated[
+        bool, typer.Option("--status", help="Per node: reachable, last success, backlog, breaker.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="With --status: print JSON.")] = False,
 ) -> None:
-    """Merge sealed shards from RINGRIFT_HOME/shards/incoming into the pool.
+    """Merge sealed shards into the pool: from RINGRIFT_HOME/shards/incoming, and with
+    --mode from the worker nodes over SSH.
 
     Merged shards move to shards/merged; a bad shard moves to shards/quarantine with a
-    .reason file and is counted. Exits 1 if anything was quarantined.
+    .reason file and is counted. Exits 1 if anything was quarantined or a node failed.
     """
-    from ringrift_tasks.sync.collect import collect_shards
-
     cfg = _load_config()
     store = _open_store(cfg)
+    if status:
+        _sync_status(cfg, store, as_json)
+        return
+    if mode is None:
+        if _collect_local(cfg, store, validate):
+            raise typer.Exit(EXIT_FAILED)
+        return
+    modes = _SYNC_MODES.get(mode)
+    if modes is None:
+        raise _fail_usage(f"--mode must be one of games, models, elo, full; got {mode!r}")
+    import time
+
+    while True:
+        failed = False
+        for m in modes:
+            failed |= _SYNC_MODE_RUNNERS[m](cfg, store, validate)
+        if once:
+            if failed:
+                raise typer.Exit(EXIT_FAILED)
+            return
+        time.sleep(cfg.sync.interval_s)  # type: ignore[attr-defined]
+
+
+def _collect_local(cfg: object, store: object, validate: bool) -> bool:
+    """Merge the local incoming folder; True when something was quarantined."""
+    from ringrift_tasks.sync.collect import collect_shards
+
     paths = cfg.paths  # type: ignore[attr-defined]
     report = collect_shards(
         store,  # type: ignore[arg-type]
@@ -471,7 +513,150 @@ def sync(
     )
     for name, reason in report.quarantined.items():
         typer.echo(f"quarantined {name}: {reason}")
-    if report.shards_quarantined:
+    return bool(report.shards_quarantined)
+
+
+def _sync_games_mode(cfg: object, store: object, validate: bool) -> bool:
+    """Pull games from every node, then merge the local incoming folder; True on a failure."""
+    import dataclasses
+
+    from ringrift_tasks.sync.games import (
+        GamesSyncSettings,
+        inventory_from_config,
+        sync_games,
+    )
+    from ringrift_tasks.sync.transport import credentials_from_env
+
+    with _LibraryErrors():
+        inventory = inventory_from_config(cfg)  # type: ignore[arg-type]
+        settings = dataclasses.replace(
+            GamesSyncSettings.from_config(cfg),  # type: ignore[arg-type]
+            validate=validate,
+        )
+        creds = credentials_from_env()
+    report = sync_games(store, inventory, settings, creds)  # type: ignore[arg-type]
+    for name, r in report.nodes.items():
+        if not r.attempted:
+            typer.echo(f"node {name}: skipped ({r.error})")
+            continue
+        state = "ok" if r.ok else f"FAILED: {r.error}"
+        typer.echo(
+            f"node {name}: {state}; {r.shards_merged} shards merged, {r.games_added} games "
+            f"added, {r.duplicates} duplicates, {r.quarantined} quarantined, {r.bytes} bytes, "
+            f"backlog {r.backlog}, breaker {r.breaker}"
+        )
+        for shard, reason in r.quarantine_reasons.items():
+            typer.echo(f"quarantined {name}/{shard}: {reason}")
+    if not report.nodes:
+        typer.echo("sync games: no nodes in the inventory")
+    local_bad = _collect_local(cfg, store, validate)
+    return bool(report.failed_nodes or report.quarantined or local_bad)
+
+
+def _sync_not_yet(mode: str) -> object:
+    def run(cfg: object, store: object, validate: bool) -> bool:
+        typer.echo(f"error: sync --mode {mode} is not implemented yet (issue 9 part 2)", err=True)
+        return True
+
+    return run
+
+
+_SYNC_MODE_RUNNERS: dict = {
+    "games": _sync_games_mode,
+    "models": _sync_not_yet("models"),
+    "elo": _sync_not_yet("elo"),
+}
+_SYNC_MODES = {
+    "games": ("games",),
+    "models": ("models",),
+    "elo": ("elo",),
+    "full": ("games", "models", "elo"),
+}
+
+
+def _sync_status(cfg: object, store: object, as_json: bool) -> None:
+    """Print each inventory node's stored sync health."""
+    import json
+    import time
+
+    from ringrift_tasks.sync.games import inventory_from_config, node_health
+
+    with _LibraryErrors():
+        inventory = inventory_from_config(cfg)  # type: ignore[arg-type]
+    rows = node_health(store, inventory)  # type: ignore[arg-type]
+    if as_json:
+        out = {
+            h.node: {
+                "reachable": h.reachable,
+                "last_attempt": h.last_attempt,
+                "last_success": h.last_success,
+                "last_error": h.last_error,
+                "backlog": h.backlog,
+                "quarantined": h.quarantined,
+                "breaker": h.breaker_state,
+                "consecutive_failures": h.consecutive_failures,
+            }
+            for h in rows
+        }
+        typer.echo(json.dumps(out, indent=2, sort_keys=True))
+        return
+    if not rows:
+        typer.echo("sync status: no nodes in the inventory")
+        return
+
+    def when(t: float | None) -> str:
+        return "never" if t is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t))
+
+    table = Table(title="Sync status (times UTC)")
+    for col in ("node", "reachable", "last success", "backlog", "quarantined", "breaker", "error"):
+        table.add_column(col)
+    for h in rows:
+        reach = "?" if h.reachable is None else ("yes" if h.reachable else "no")
+        table.add_row(
+            h.node,
+            reach,
+            when(h.last_success),
+            str(h.backlog),
+            str(h.quarantined),
+            f"{h.breaker_state} ({h.consecutive_failures})",
+            (h.last_error or "")[:80],
+        )
+    Console().print(table)
+
+
+@app.command()
+def check(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    sample: Annotated[
+        int | None,
+        typer.Option("--sample", min=1, help="Replay only this many games (default: all)."),
+    ] = None,
+) -> None:
+    """Check the stores' integrity: games replay, no duplicates, Elo log and fit, gate
+    evidence, one best per config with its file. Exits 1 naming what failed."""
+    import json
+
+    from ringrift_tasks.integrity import check_integrity
+
+    cfg = _load_config()
+    store = _open_store(cfg)
+    with _LibraryErrors():
+        report = check_integrity(
+            store,  # type: ignore[arg-type]
+            sample=sample,
+            anchor_elo=cfg.tournament.random_anchor_elo,  # type: ignore[attr-defined]
+        )
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        for c in report.checks:
+            word = "ok" if c.passed else "FAILED"
+            note = f" ({c.note})" if c.note else ""
+            typer.echo(f"{c.name}: {word}, {c.checked} checked, {len(c.problems)} problems{note}")
+            for problem in c.problems:
+                typer.echo(f"  {problem}")
+        typer.echo("integrity: " + ("ok" if report.passed else "FAILED"))
+    if not report.passed:
         raise typer.Exit(EXIT_FAILED)
 
 
@@ -575,7 +760,9 @@ def tournament(
     store = _open_store(cfg)
     with _LibraryErrors():
         when = datetime.fromisoformat(at) if at else datetime.now(UTC)
-        opts = RunOptions(workers=workers or cfg.selfplay.workers)  # type: ignore[attr-defined]
+        opts = RunOptions(  # type: ignore[attr-defined]
+            workers=workers or cfg.selfplay.workers, model_sims=cfg.tournament.model_sims
+        )
         if kind == "shadow":
             results = run_shadow_tournament(
                 cfg,

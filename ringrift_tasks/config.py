@@ -84,6 +84,22 @@ class SyncConfig(_Section):
     """Pulling sealed shards from the worker nodes."""
 
     interval_s: int = Field(60, ge=1)
+    # Node inventory (sync/hosts.py); null: config/hosts.yaml of this checkout.
+    hosts_file: Path | None = None
+    # Host keys the nodes must present; null: ~/.ssh/known_hosts. Unknown keys are refused.
+    known_hosts: Path | None = None
+    connect_timeout_s: float = Field(10.0, gt=0.0)
+    acked_retention_s: int = Field(604_800, ge=0)
+    breaker_failures: int = Field(3, ge=1)
+    breaker_cooldown_s: int = Field(300, ge=0)
+
+    @field_validator("hosts_file", "known_hosts", mode="before")
+    @classmethod
+    def _path(cls, value: Any) -> Any:
+        # YAML and the environment give strings; `~` is the coordinator's home.
+        if isinstance(value, str) and value.strip():
+            return Path(value).expanduser()
+        return value
 
 
 class TrainingConfig(_Section):
@@ -93,6 +109,32 @@ class TrainingConfig(_Section):
     min_interval_s: int = Field(1200, ge=0)
     min_data_quality: float = Field(0.70, ge=0.0, le=1.0)
     max_parity_failure_rate: float = Field(0.10, ge=0.0, le=1.0)
+    # The network tower trained as `<blocks>x<channels>`; "default": the board's own size
+    # (ai/network.py DEFAULT_SIZES). A small tower (e.g. 1x8) makes a CPU-only loop cheap.
+    model_size: str = "default"
+
+    @field_validator("model_size")
+    @classmethod
+    def _model_size_shape(cls, value: str) -> str:
+        if value == "default":
+            return value
+        blocks, x, channels = value.partition("x")
+        if not (x and blocks.isdigit() and channels.isdigit()):
+            raise ValueError(
+                f"expected 'default' or <blocks>x<channels> like '2x32', got {value!r}"
+            )
+        if int(blocks) < 1 or int(channels) < 4 or int(channels) % 4:
+            raise ValueError(
+                f"expected blocks >= 1 and channels a multiple of 4 (>= 4), got {value!r}"
+            )
+        return value
+
+    def model_tower(self) -> tuple[int, int] | None:
+        """``(blocks, channels)`` of :attr:`model_size`, None for the board's default."""
+        if self.model_size == "default":
+            return None
+        blocks, _, channels = self.model_size.partition("x")
+        return int(blocks), int(channels)
 
 
 class ShadowConfig(_Section):
@@ -116,6 +158,9 @@ class TournamentConfig(_Section):
         default_factory=lambda: ["random", "heuristic", "mcts_100", "mcts_500"], min_length=1
     )
     random_anchor_elo: float = 400.0
+    # Search budget of a registered model wherever models play for Elo: the shadow and full
+    # tournaments and the promotion gate (100: the mcts_100 baseline's budget).
+    model_sims: int = Field(100, ge=1)
 
     @field_validator("cron")
     @classmethod
@@ -195,6 +240,22 @@ class SelfplayConfig(_Section):
     temperature_moves: int = Field(30, ge=0)
     temperature: float = Field(1.0, ge=0.0)
     final_temperature: float = Field(0.1, ge=0.0)
+    # The DAG's concurrency controller (selfplay/concurrency.py): a PID loop on utilisation
+    # that picks each round's workers in [min_workers, max_workers], starting from `workers`.
+    concurrency_target_pct: float = Field(70.0, gt=0.0, le=100.0)
+    concurrency_kp: float = Field(0.02, ge=0.0)
+    concurrency_ki: float = Field(0.00005, ge=0.0)
+    concurrency_kd: float = Field(1.0, ge=0.0)
+    min_workers: int = Field(1, ge=1)
+    max_workers: int = Field(4, ge=1)
+
+    @model_validator(mode="after")
+    def _min_workers_not_above_max(self) -> SelfplayConfig:
+        if self.min_workers > self.max_workers:
+            raise ValueError(
+                f"min_workers ({self.min_workers}) must be <= max_workers ({self.max_workers})"
+            )
+        return self
 
 
 class FlagsConfig(_Section):
@@ -216,6 +277,7 @@ class RingriftPaths:
     models: Path
     logs: Path
     artifacts: Path  # plots and reports (Elo trends, game statistics, calibration)
+    state: Path  # small control state that successive runs continue (self-play concurrency)
 
     @classmethod
     def under(cls, home: Path) -> RingriftPaths:
@@ -228,6 +290,7 @@ class RingriftPaths:
             models=home / "models",
             logs=home / "logs",
             artifacts=home / "artifacts",
+            state=home / "state",
         )
 
 

@@ -260,7 +260,10 @@ def test_unknown_nested_key_is_an_error_with_a_suggestion(tmp_path: Path) -> Non
 
 def test_unknown_key_without_close_match_lists_the_choices(tmp_path: Path) -> None:
     message = error_of(write(tmp_path, "sync:\n  zzz: 3\n"))
-    assert "unknown key 'sync.zzz' (expected one of: interval_s)" in message
+    assert (
+        "unknown key 'sync.zzz' (expected one of: interval_s, hosts_file, known_hosts, "
+        "connect_timeout_s, acked_retention_s, breaker_failures, breaker_cooldown_s)"
+    ) in message
 
 
 def test_all_problems_are_reported_together(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ repositories are ``store.pool`` (``GamePool``), ``store.elo`` (``EloService``) a
 
 from ringrift_tasks.store.db import Store, StoreError, make_engine, migrate, open_store
 from ringrift_tasks.store.elo import EloService, Match, MatchConflictError, Rating, get_elo_service
+from ringrift_tasks.store.manifest import ManifestEntry, NodeHealth, SyncManifest
 from ringrift_tasks.store.pool import GamePool, ImportResult, MergeResult, ShardError
 from ringrift_tasks.store.registry import (
     ModelRegistry,
@@ -19,17 +20,20 @@ __all__ = [
     "EloService",
     "GamePool",
     "ImportResult",
+    "ManifestEntry",
     "Match",
     "MatchConflictError",
     "MergeResult",
     "ModelRegistry",
     "ModelVersion",
+    "NodeHealth",
     "PromotionOutcome",
     "Rating",
     "RegistryError",
     "ShardError",
     "Store",
     "StoreError",
+    "SyncManifest",
     "get_elo_service",
     "make_engine",
     "migrate",

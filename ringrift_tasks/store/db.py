@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 if TYPE_CHECKING:
     from ringrift_tasks.store.decisions import DecisionLog
     from ringrift_tasks.store.elo import EloService
+    from ringrift_tasks.store.manifest import SyncManifest
     from ringrift_tasks.store.pool import GamePool
     from ringrift_tasks.store.registry import ModelRegistry
 
@@ -175,6 +176,12 @@ class Store:
         from ringrift_tasks.store.decisions import DecisionLog
 
         return DecisionLog(self)
+
+    @cached_property
+    def manifest(self) -> SyncManifest:
+        from ringrift_tasks.store.manifest import SyncManifest
+
+        return SyncManifest(self)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -166,3 +166,69 @@ class DecisionRow(Base):
     at: Mapped[float] = mapped_column(Double)
 
     __table_args__ = (Index("ix_decisions_config_gate_at", "config", "gate", "at"),)
+
+
+SYNC_STATES = (
+    "discovered",
+    "downloading",
+    "downloaded",
+    "verified",
+    "merged",
+    "acked",
+    "quarantined",
+)
+
+
+class SyncShardRow(Base):
+    """One shard offered by one node: the sync manifest (write-ahead log) entry.
+
+    ``state`` moves discovered -> downloading -> downloaded -> verified -> merged -> acked,
+    or to quarantined with ``error``; each change is committed before the step it announces.
+    """
+
+    __tablename__ = "sync_manifest"
+
+    node: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    games: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    games_added: Mapped[int | None] = mapped_column(Integer)
+    discovered_at: Mapped[float] = mapped_column(Double)
+    updated_at: Mapped[float] = mapped_column(Double)
+
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('discovered', 'downloading', 'downloaded', 'verified', 'merged', "
+            "'acked', 'quarantined')",
+            name="ck_sync_manifest_state",
+        ),
+        Index("ix_sync_manifest_state", "state"),
+        Index("ix_sync_manifest_sha256", "sha256"),
+    )
+
+
+class SyncNodeRow(Base):
+    """Sync health of one node: last attempt/success, circuit breaker, backlog, quarantine."""
+
+    __tablename__ = "sync_nodes"
+
+    node: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reachable: Mapped[bool | None] = mapped_column(Boolean)
+    last_attempt: Mapped[float | None] = mapped_column(Double)
+    last_success: Mapped[float | None] = mapped_column(Double)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(Integer)
+    breaker_state: Mapped[str] = mapped_column(String(16))
+    breaker_opened_at: Mapped[float | None] = mapped_column(Double)
+    backlog: Mapped[int] = mapped_column(Integer)
+    quarantined: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        CheckConstraint(
+            "breaker_state IN ('closed', 'open', 'half_open')", name="ck_sync_nodes_breaker"
+        ),
+    )

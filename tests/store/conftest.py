@@ -19,7 +19,9 @@ from ringrift_tasks.store import Store, open_store
 PG_ADMIN = os.environ.get(
     "RINGRIFT_TEST_PG_ADMIN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 )
-_TABLES = "promotions, best_models, models, matches, merged_shards, games"
+_TABLES = (
+    "promotions, best_models, models, matches, merged_shards, games, sync_manifest, sync_nodes"
+)
 
 
 @pytest.fixture(scope="session")
