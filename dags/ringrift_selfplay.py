@@ -10,7 +10,10 @@ sealed shards into the incoming folder for `ringrift_data_sync`.
   (`agent=best`) runs on the `cuda` queue;
 * `wait_for_resources` (disk, memory, CPU, load) and `backpressure` (too many unmerged
   shards) hold the round in reschedule mode and skip it when they time out;
-* pool `selfplay`; a retry replays the same seeds, so the sync merges no duplicates.
+* pool `selfplay`; a retry replays the same seeds, so the sync merges no duplicates;
+* the number of worker processes comes from a PID controller steering CPU utilisation (GPU
+  for `play_neural`) toward `selfplay.concurrency_target_pct`; each play task logs its
+  `concurrency: ...` decision and the utilisation it measured for the next round.
 
 Params: `games` (per round, all configs together), `agent`, `config` (one config only).
 """
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from airflow.sdk import Param, dag, get_current_context, task
 from ringrift_airflow.loop import (
@@ -42,20 +45,24 @@ def _seed(run_id: str, config: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{run_id}:{config}".encode()).digest()[:4], "big")
 
 
-def _play(assignment: dict[str, Any]) -> dict[str, Any]:
+def _play(assignment: dict[str, Any], resource: Literal["cpu", "gpu"]) -> dict[str, Any]:
+    from ringrift_tasks.selfplay.concurrency import concurrency_round
     from ringrift_tasks.selfplay.worker import selfplay_from_config
 
     cfg = loop_config()
     require_local_tasks(cfg, f"self-play {assignment['config']}")
     run_id = get_current_context()["run_id"]
-    with spawnable_main():
+    with spawnable_main(), concurrency_round(cfg, resource) as rnd:
+        print(rnd.decision.line)
         report = selfplay_from_config(
             cfg,
             assignment["config"],
             assignment["games"],
             assignment["agent_spec"],
             seed=_seed(run_id, assignment["config"]),
+            workers=rnd.decision.workers,
         )
+    print(rnd.window_line)
     return {
         "config": assignment["config"],
         "games": report.games,
@@ -63,6 +70,8 @@ def _play(assignment: dict[str, Any]) -> dict[str, Any]:
         "shards": [p.name for p in report.shards],
         "stopped": {str(k): v for k, v in report.stopped.items()},
         "elapsed_s": round(report.elapsed_s, 2),
+        "workers": rnd.decision.workers,
+        "concurrency": rnd.decision.line,
     }
 
 
@@ -113,11 +122,11 @@ def ringrift_selfplay() -> None:
 
     @task(pool="selfplay", execution_timeout=PLAY_TIMEOUT)
     def play(assignment: dict[str, Any]) -> dict[str, Any]:
-        return _play(assignment)
+        return _play(assignment, "cpu")
 
     @task(pool="selfplay", queue="cuda", execution_timeout=PLAY_TIMEOUT)
     def play_neural(assignment: dict[str, Any]) -> dict[str, Any]:
-        return _play(assignment)
+        return _play(assignment, "gpu")
 
     cpu = plan.override(task_id="plan_cpu")(neural=False)
     cuda = plan.override(task_id="plan_cuda")(neural=True)

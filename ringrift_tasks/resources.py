@@ -186,8 +186,13 @@ def decide_memory(
 
 
 def decide_cpu(cpu_pct: float, limits: ResourceLimits) -> ResourceStatus:
-    """CPU utilisation verdict (percent over all CPUs)."""
+    """CPU utilisation verdict (percent over all CPUs). A critical limit of 100% switches
+    the refusal off: utilisation never exceeds 100%, so that limit could only mean "refuse a
+    saturated machine", which happens whenever anything else runs and which the load
+    check already judges by queue length."""
     level = level_for(cpu_pct, limits.cpu_warning_pct, limits.cpu_critical_pct)
+    if level is Level.CRITICAL and limits.cpu_critical_pct >= 100.0:
+        level = Level.WARNING
     limit = {
         Level.CRITICAL: f": at or above the critical limit {limits.cpu_critical_pct:g}%",
         Level.WARNING: f": at or above the warning limit {limits.cpu_warning_pct:g}%",
@@ -333,6 +338,26 @@ _NVML = _Nvml()
 def sample_gpus() -> tuple[list[GpuReading] | None, str]:
     """Memory of every NVIDIA GPU via NVML, or ``(None, reason)`` where there is none."""
     return _NVML.readings()
+
+
+def sample_gpu_utilisation() -> tuple[float | None, str]:
+    """Mean compute utilisation of the NVIDIA GPUs in percent, as NVML last sampled it (its
+    window is a fraction of a second to a second), or ``(None, reason)`` where there is none."""
+    gpus, why = _NVML.readings()  # initialises NVML in this process, or says why it cannot
+    if gpus is None:
+        return None, why
+    import pynvml
+
+    try:
+        rates = [
+            float(
+                pynvml.nvmlDeviceGetUtilizationRates(pynvml.nvmlDeviceGetHandleByIndex(g.index)).gpu
+            )
+            for g in gpus
+        ]
+    except Exception as exc:  # a GPU that fell off the bus must not crash the caller
+        return None, f"NVML utilisation query failed ({type(exc).__name__}: {exc})"
+    return sum(rates) / len(rates), ""
 
 
 # --------------------------------------------------------------------------- checks

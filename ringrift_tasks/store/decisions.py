@@ -93,7 +93,15 @@ class DecisionLog:
 
     def history(self, config: str, gate: str | None = None, limit: int = 50) -> list[Decision]:
         """Newest first."""
-        q = select(_DECISIONS).where(_DECISIONS.c.config == config)
+        return self.recent(config, gate, limit)
+
+    def recent(
+        self, config: str | None = None, gate: str | None = None, limit: int = 50
+    ) -> list[Decision]:
+        """Newest first, over every config unless ``config`` is given."""
+        q = select(_DECISIONS)
+        if config is not None:
+            q = q.where(_DECISIONS.c.config == config)
         if gate is not None:
             q = q.where(_DECISIONS.c.gate == gate)
         q = q.order_by(_DECISIONS.c.at.desc(), _DECISIONS.c.id.desc()).limit(limit)
