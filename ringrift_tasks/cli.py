@@ -943,3 +943,149 @@ def train(
         + (f", holdout value accuracy {acc:.3f}" if acc is not None else "")
         + f") in {result.run_dir}"
     )
+
+
+def _utc(t: float) -> str:
+    """Unix seconds as ``YYYY-MM-DD HH:MM:SS`` UTC."""
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t))
+
+
+_GATE_KINDS = ("training", "promotion")
+
+
+@app.command()
+def decisions(
+    config: Annotated[
+        str | None, typer.Option("--config", "-c", help="Board config [default: all].")
+    ] = None,
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="Only this gate: training or promotion.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Newest N decisions.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+) -> None:
+    """Gate decisions, newest first: when, config, gate, run id, passed, reason, evidence."""
+    import json
+
+    from ringrift_tasks.rules.state import GameConfig
+
+    if kind is not None and kind not in _GATE_KINDS:
+        raise _fail_usage(f"--kind must be one of {', '.join(_GATE_KINDS)}; got {kind!r}")
+    cfg = _load_config()
+    store = _open_store(cfg)
+    if config is not None:
+        with _LibraryErrors():
+            GameConfig.parse(config)
+    rows = store.decisions.recent(config, kind, limit)  # type: ignore[attr-defined]
+    if as_json:
+        out = [
+            {
+                "at": d.at,
+                "time_utc": _utc(d.at),
+                "config": d.config,
+                "gate": d.gate,
+                "run_id": d.run_id,
+                "passed": d.passed,
+                "reason": d.reason,
+                "evidence": d.evidence,
+            }
+            for d in rows
+        ]
+        typer.echo(json.dumps(out, indent=2, sort_keys=True, default=str))
+        return
+    if not rows:
+        scope = " ".join(x for x in (config, kind) if x)
+        typer.echo("decisions: none recorded" + (f" for {scope}" if scope else ""))
+        return
+    for d in rows:
+        verdict = "passed" if d.passed else "refused"
+        typer.echo(
+            f"{_utc(d.at)} UTC  {d.config}  {d.gate}  {verdict}  run {d.run_id or '-'}: {d.reason}"
+        )
+        if d.evidence:
+            typer.echo("  evidence: " + json.dumps(d.evidence, sort_keys=True, default=str))
+
+
+quarantine_app = typer.Typer(
+    help="Quarantined shards: list them, retry one (re-verify, back to incoming), drop one.",
+    no_args_is_help=True,
+)
+app.add_typer(quarantine_app, name="quarantine")
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+) -> None:
+    """Every quarantined shard, local and per node, newest first: reason, size, when, and
+    whether its games are already in the pool."""
+    import json
+
+    from ringrift_tasks.sync.quarantine import QuarantinePaths, list_quarantine
+
+    cfg = _load_config()
+    store = _open_store(cfg)
+    shards = list_quarantine(QuarantinePaths.from_config(cfg).quarantine, store)  # type: ignore[arg-type]
+    if as_json:
+        typer.echo(json.dumps([q.to_json() for q in shards], indent=2, sort_keys=True))
+        return
+    if not shards:
+        typer.echo("quarantine: empty")
+        return
+    for q in shards:
+        size = "bytes on the node only" if q.size is None else f"{q.size} bytes"
+        pool = "games already in the pool" if q.in_pool else "not in the pool"
+        typer.echo(f"{q.key}  {_utc(q.quarantined_at)} UTC  {size}  {pool}")
+        typer.echo(f"  reason: {q.reason}")
+    typer.echo(f"quarantine: {len(shards)} shards")
+
+
+@quarantine_app.command("retry")
+def quarantine_retry(
+    name: Annotated[str, typer.Argument(help="[NODE/]shard name, hash or hash prefix.")],
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Move it back without the check (the next sync re-verifies and quarantines "
+            "it again if it is still bad).",
+        ),
+    ] = False,
+) -> None:
+    """Re-verify a quarantined shard and move it back to shards/incoming, where the next
+    data sync merges it. Exits 1 (shard stays quarantined) if it still fails."""
+    from ringrift_tasks.sync.quarantine import QuarantinePaths, RetryRefused, retry
+
+    cfg = _load_config()
+    store = _open_store(cfg)
+    with _LibraryErrors():
+        try:
+            result = retry(QuarantinePaths.from_config(cfg), name, force=force, store=store)  # type: ignore[arg-type]
+        except RetryRefused as exc:  # the check ran and failed: exit 1, not a usage error
+            typer.echo(f"refused: {exc}", err=True)
+            raise typer.Exit(EXIT_FAILED) from None
+    checked = "not checked (--force)" if result.forced else f"verified, {result.games} games"
+    typer.echo(
+        f"retry {result.shard.key}: {checked}; moved to {result.moved_to} "
+        "(the next data sync merges it)"
+    )
+
+
+@quarantine_app.command("drop")
+def quarantine_drop(
+    name: Annotated[str, typer.Argument(help="[NODE/]shard name, hash or hash prefix.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (required).")] = "",
+) -> None:
+    """Set a quarantined shard aside for good: moved with its reasons (yours appended) to
+    shards/dropped. Nothing is deleted."""
+    from ringrift_tasks.sync.quarantine import QuarantinePaths, drop
+
+    cfg = _load_config()
+    store = _open_store(cfg)
+    paths = QuarantinePaths.from_config(cfg)  # type: ignore[arg-type]
+    with _LibraryErrors():
+        q = drop(paths, name, reason, store=store)  # type: ignore[arg-type]
+    where = paths.dropped if q.node is None else paths.dropped / q.node
+    typer.echo(f"dropped {q.key}: moved to {where} ({reason.strip()})")
