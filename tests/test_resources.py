@@ -74,6 +74,12 @@ def test_memory_cpu_levels_use_at_or_above(percent: float, level: Level) -> None
     assert decide_cpu(percent, DEFAULTS).level is level
 
 
+def test_a_cpu_critical_limit_of_100_never_refuses_a_saturated_machine() -> None:
+    saturated = decide_cpu(100.0, LOOSE)
+    assert saturated.level is Level.WARNING and "warning limit 99.9%" in saturated.reason
+    assert decide_cpu(100.0, ResourceLimits(cpu_critical_pct=99.5)).level is Level.CRITICAL
+
+
 @pytest.mark.parametrize(
     ("load", "cpus", "level"),
     [(11.9, 8, Level.OK), (12.0, 8, Level.CRITICAL), (1.49, 1, Level.OK), (1.5, 1, Level.CRITICAL)],
