@@ -162,7 +162,7 @@ def run_promotion_gate(
     not be completed (resources, a failed worker): the rerun continues the same gate.
     """
     pc = cfg.promotion
-    opts = options or RunOptions(workers=cfg.selfplay.workers)
+    opts = options or RunOptions.from_config(cfg)
     cand = store.registry.get(candidate_id)
     if cand is None or cand.config != config:
         raise PromotionError(f"candidate {candidate_id[:12]}: not a registered {config} model")

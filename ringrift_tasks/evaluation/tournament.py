@@ -14,6 +14,7 @@ games actually scheduled are at least the ``games`` asked for.
 
 Participants: the config's best model, recent candidates (full) or the newest candidate
 (shadow), and ``tournament.baselines``. Models play ``mcts:model=<path>,sims=<model_sims>``
+(``tournament.model_sims`` unless the caller's ``RunOptions`` say otherwise)
 and are rated as ``model:<id[:12]>``; the tournament holds a lease on their files while it plays
 (``distribution.model_lease``, in ``paths.models``). Before a shadow tournament, unless
 ``flags.skip_shadow_contracts`` is set, a sample of the candidate's games from the pool
@@ -172,6 +173,11 @@ class RunOptions:
     model_sims: int = DEFAULT_MODEL_SIMS
     progress: Callable[[MatchEvent], None] | None = None
 
+    @classmethod
+    def from_config(cls, cfg: RingriftConfig) -> RunOptions:
+        """The loop's defaults: ``selfplay.workers`` workers, ``tournament.model_sims``."""
+        return cls(workers=cfg.selfplay.workers, model_sims=cfg.tournament.model_sims)
+
 
 def _ratings(cfg: RingriftConfig, store: Store, config: str) -> list[Rating]:
     from ringrift_tasks.store import EloService
@@ -227,7 +233,7 @@ def run_shadow_tournament(
 
     Configs without a candidate are returned with ``skipped="no candidate"``.
     """
-    opts = options or RunOptions(workers=cfg.selfplay.workers)
+    opts = options or RunOptions.from_config(cfg)
     games = games_per_config or cfg.shadow.games_per_config
     out = []
     for config in configs or cfg.configs:
@@ -286,7 +292,7 @@ def run_full_tournament(
     """Round robin of best, recent candidates and baselines for each config (default
     ``cfg.configs``; a subset makes a "diverse" tournament), ``tournament.games`` games per
     config (at least), id ``elo-<config>-<logical minute>``."""
-    opts = options or RunOptions(workers=cfg.selfplay.workers)
+    opts = options or RunOptions.from_config(cfg)
     n_games = games or cfg.tournament.games
     out = []
     for config in configs or cfg.configs:

@@ -38,6 +38,10 @@ _GAMES = GameRow.__table__
 _SHARDS = MergedShardRow.__table__
 # Rows per executemany call.
 _BATCH = 1000
+# Games that are training data in their own right: what "new games since the last
+# training" counts. Evaluation games (tournaments, gates) are in the pool for statistics and
+# value targets, but a tournament must not be what wakes the trainer.
+TRAINING_KINDS: tuple[str, ...] = ("selfplay", "import")
 
 __all__ = ["GamePool", "ImportResult", "MergeResult", "ShardError"]
 
@@ -294,13 +298,18 @@ class GamePool:
         with self.store.read() as conn:
             return int(conn.execute(q).scalar_one())
 
-    def count_since(self, config: str, t: float) -> int:
-        """Games of ``config`` merged into the pool at or after ``t`` (Unix seconds)."""
+    def count_since(
+        self, config: str, t: float, kinds: Iterable[str] | None = TRAINING_KINDS
+    ) -> int:
+        """Games of ``config`` merged into the pool at or after ``t`` (Unix seconds), of the
+        given ``kinds`` (default: self-play and imports; None: every kind)."""
         q = (
             select(func.count())
             .select_from(_GAMES)
             .where(_GAMES.c.config == config, _GAMES.c.merged_at >= t)
         )
+        if kinds is not None:
+            q = q.where(_GAMES.c.kind.in_(tuple(kinds)))
         with self.store.read() as conn:
             return int(conn.execute(q).scalar_one())
 

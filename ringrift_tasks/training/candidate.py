@@ -44,7 +44,8 @@ def train_candidate(
     **overrides: Any,
 ) -> TrainResult:
     """Train (or resume) the run ``run_key`` of ``config``; the trainer calibrates the
-    value head and registers the candidate. ``overrides``: further ``TrainSettings``."""
+    value head and registers the candidate. The architecture is the board's default or
+    the tower of ``training.model_size``. ``overrides``: further ``TrainSettings``."""
     from ringrift_tasks.training.curriculum import CurriculumConfig, CurriculumTrainer
     from ringrift_tasks.training.trainer import train
 
@@ -56,5 +57,13 @@ def train_candidate(
         ).plan(config, steps)
         log.info("training %s: %d steps (weight %.3f x %d)", config, plan.steps, plan.weight, steps)
         steps = plan.steps
+    tower = cfg.training.model_tower()
+    if tower is not None and "model" not in overrides:
+        from ringrift_tasks.ai.network import default_model_config
+
+        blocks, channels = tower
+        board = GameConfig.parse(config).board_type
+        overrides["model"] = default_model_config(board, blocks=blocks, channels=channels).to_dict()
+        log.info("training %s: %s tower (training.model_size)", config, cfg.training.model_size)
     run_dir = run_dir_for(cfg, config, run_key)
     return train(cfg, config, store, run_dir, steps, batch_size, seed, **overrides)

@@ -9,7 +9,9 @@
    and the run's identity (settings, window, parent) written to ``run.json``. A restart
    reads these back, so it trains on exactly the same samples even if the pool has grown.
 2. **Model**: the config's current best model (the parent) when its architecture is the
-   one asked for, else a fresh network seeded by ``seed``.
+   one asked for, else a fresh network seeded by ``seed``; on the first CUDA device when
+   torch sees one, else on the CPU (``training_device`` logs the fallback: a task sent to
+   the ``cuda`` queue may land on a machine without a GPU and must still train).
 3. **Steps**: ``train_step`` (below) on batches that are a pure function of ``(seed,
    step)``: per-epoch permutations of the training samples (held-out games excluded) and a
    random exact board symmetry per sample. AdamW, learning rate with linear warm-up then
@@ -170,6 +172,21 @@ class TrainResult:
         out["model_path"] = str(self.model_path)
         out["run_dir"] = str(self.run_dir)
         return out
+
+
+# --- where it runs -----------------------------------------------------------------------
+def training_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"``: the first CUDA device when torch sees one, else the CPU, with a log line
+    saying training falls back to the CPU; any other value is taken as asked."""
+    if isinstance(device, torch.device):
+        return device
+    if device != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        log.info("training on CUDA device %s", torch.cuda.get_device_name(0))
+        return torch.device("cuda")
+    log.warning("CUDA not available: training falls back to the CPU")
+    return torch.device("cpu")
 
 
 # --- the step ---------------------------------------------------------------------------
@@ -487,15 +504,17 @@ def evaluate_holdout(
 ) -> tuple[dict[str, float], np.ndarray]:
     """Mean figures over ``samples`` (no augmentation) and the raw rank logits."""
     model.eval()
+    device = next(model.parameters()).device
     totals: dict[str, float] = {}
     logits = []
     n = len(samples)
     for start in range(0, n, batch_size):
         idx = np.arange(start, min(n, start + batch_size))
-        _, figures, rank = compute_losses(model, samples.batch(idx), settings.root_value_weight)
+        batch = samples.batch(idx).to(device)
+        _, figures, rank = compute_losses(model, batch, settings.root_value_weight)
         for k, v in figures.items():
             totals[k] = totals.get(k, 0.0) + v * len(idx)
-        logits.append(rank.float().numpy())
+        logits.append(rank.float().cpu().numpy())
     return {k: v / n for k, v in totals.items()}, np.concatenate(logits)
 
 
@@ -516,11 +535,13 @@ def train(
     settings: TrainSettings | None = None,
     models_dir: Path | None = None,
     progress: Progress | None = None,
+    device: str | torch.device = "auto",
     **overrides: Any,
 ) -> TrainResult:
     """Train a candidate for ``config_name`` in the run directory ``out_dir``; see the
     module docstring. ``overrides`` are further ``TrainSettings`` fields (``window``,
     ``checkpoint_every``, ``model``...); ``settings`` replaces all of them at once.
+    ``device``: where to train (``training_device``; not part of the run's identity).
 
     Raises ``DataQualityError`` when the gate refuses the window, ``TrainingError`` (a
     ``ValueError``) for bad settings or a directory holding another run.
@@ -557,6 +578,8 @@ def train(
     n_syms = len(board_symmetries(train_set.board_type))
 
     model, init = _initial_model(settings, meta)
+    dev = training_device(device)
+    model.to(dev)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
     )
@@ -575,7 +598,7 @@ def train(
     while run.step < settings.steps:
         idx = batch_indices(len(train_set), settings.batch_size, run.step, settings.seed)
         ks = batch_symmetries(symmetric, idx, n_syms, run.step, settings.seed)
-        batch = train_set.batch(idx, ks if settings.augment else None)
+        batch = train_set.batch(idx, ks if settings.augment else None).to(dev)
         figures = train_step(
             model,
             optimizer,
@@ -620,7 +643,12 @@ def _finish(
 ) -> TrainResult:
     settings = run.settings
     model = run.model
-    metrics: dict[str, Any] = {"steps": settings.steps, "init": init, "samples": len(samples)}
+    metrics: dict[str, Any] = {
+        "steps": settings.steps,
+        "init": init,
+        "samples": len(samples),
+        "device": next(model.parameters()).device.type,
+    }
     temperature = 1.0
     calibration: dict[str, Any] = {"skipped": "no held-out games"}
     if len(holdout):

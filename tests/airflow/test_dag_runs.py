@@ -34,7 +34,12 @@ def test_selfplay_shard_is_merged_by_data_sync_which_emits_the_games_asset(
     assert str(played.state) == "success", states
     assert states["play"] == ["success"]
     assert states["play_neural"] == ["skipped"]  # no best model yet: nothing for the GPU
+    # The concurrency controller picked the workers and said why, for the task log.
+    play = xcom_value(played, "play", map_index=0)
+    assert play["concurrency"].startswith("concurrency: cpu ")
+    assert f"-> workers {play['workers']} (first round;" in play["concurrency"]
     cfg = load_config()
+    assert (cfg.paths.state / "selfplay_concurrency_cpu.json").is_file()
     shards = list_sealed_shards(cfg.paths.shards_incoming)
     assert len(shards) == 1
 

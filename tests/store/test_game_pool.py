@@ -255,6 +255,18 @@ def test_count_since_counts_games_merged_at_or_after_a_time(
     assert store.pool.count_since("hex8_2p", 0.0) == 0
 
 
+def test_count_since_counts_training_data_only_unless_asked_for_every_kind(
+    store: Store, mixed_games: list[GameRecord], tmp_path: Path
+) -> None:
+    # The square8_2p game of mixed_games is an evaluation game: a tournament must not wake
+    # the trainer, so it is not a "new game" by default.
+    store.pool.merge_shard(write_shard(tmp_path / "m", mixed_games).path)
+    assert store.pool.count_since("square8_2p", 0.0) == 0
+    assert store.pool.count_since("square8_2p", 0.0, kinds=None) == 1
+    assert store.pool.count_since("square8_2p", 0.0, kinds=("evaluation",)) == 1
+    assert store.pool.count_since("square8_3p", 0.0) == 1
+
+
 def test_iter_games_and_latest_window_order_by_creation_time(
     store: Store, real_games: list[GameRecord], tmp_path: Path
 ) -> None:
