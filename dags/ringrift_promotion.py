@@ -9,6 +9,9 @@ pointer in one transaction (cooldown and daily cap enforced there).
 
 `publish_best` then writes the best-model manifest (`<home>/models/best.json`, what nodes
 fetch) and emits `ringrift://best/<config>` for each promoted config. Pool `tournament`.
+`push_to_nodes` uploads the best models to every worker node of the inventory (verified,
+atomic rename, keep-N pruning; skipped when nothing was promoted or there are no nodes; a
+node that is down gets them on its next data-sync pass).
 
 Params (manual runs): `config`.
 """
@@ -19,6 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import AssetAny, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowSkipException
 from ringrift_airflow.assets import BEST_ALIAS, CANDIDATES, best_asset, candidate_asset, configs_of
 from ringrift_airflow.loop import (
     DEFAULT_ARGS,
@@ -94,10 +98,32 @@ def ringrift_promotion() -> None:
             print(f"{r['config']}: best is now {r['candidate_id'][:12]}; manifest {path}")
         return str(path)
 
+    @task(pool="sync", execution_timeout=timedelta(minutes=30))
+    def push_to_nodes(manifest: str | None) -> dict[str, Any]:
+        from ringrift_airflow.ssh import node_credentials
+
+        from ringrift_tasks.sync.cluster import sync_cluster
+
+        if manifest is None:
+            raise AirflowSkipException("no promotion: no model to push to the nodes")
+        cfg = loop_config()
+        with open_loop_store(cfg) as store:
+            report = sync_cluster(cfg, store, "models", node_credentials)
+        if not report.nodes:
+            msg = "no worker nodes in the inventory (sync.hosts_file): nothing to push"
+            print(msg)
+            raise AirflowSkipException(msg)
+        summary = report.summary()
+        for node, d in summary["nodes"].items():
+            # A node that is down or skipped gets the model on its next data-sync pass.
+            state = d["skipped"] or d["error"] or "ok"
+            print(f"{node}: {state}; {d.get('models', {})}")
+        return summary
+
     found = candidates()
     gated = promotion_gate.expand(candidate=found)
     found >> wait >> gated
-    publish_best(gated)
+    push_to_nodes(publish_best(gated))
 
 
 ringrift_promotion()

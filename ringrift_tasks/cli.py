@@ -553,24 +553,108 @@ def _sync_games_mode(cfg: object, store: object, validate: bool) -> bool:
     return bool(report.failed_nodes or report.quarantined or local_bad)
 
 
-def _sync_not_yet(mode: str) -> object:
-    def run(cfg: object, store: object, validate: bool) -> bool:
-        typer.echo(f"error: sync --mode {mode} is not implemented yet (issue 9 part 2)", err=True)
-        return True
+def _sync_models_mode(cfg: object, store: object, validate: bool) -> bool:
+    """Push each enabled config's best model to every node; True on a failure."""
+    from ringrift_tasks.sync.games import inventory_from_config
+    from ringrift_tasks.sync.models import ModelsSyncSettings, push_models
+    from ringrift_tasks.sync.transport import credentials_from_env
 
-    return run
+    with _LibraryErrors():
+        inventory = inventory_from_config(cfg)  # type: ignore[arg-type]
+        settings = ModelsSyncSettings.from_config(cfg)  # type: ignore[arg-type]
+        creds = credentials_from_env()
+    report = push_models(
+        store,
+        inventory,
+        list(cfg.configs),
+        settings,
+        creds,  # type: ignore[arg-type,attr-defined]
+    )
+    for config, why in report.local_errors.items():
+        typer.echo(f"models {config}: not pushed: {why}")
+    for name, o in report.nodes.items():
+        if o.skipped:
+            typer.echo(f"node {name}: skipped ({o.reason})")
+        elif o.error is not None or o.result is None:
+            typer.echo(f"node {name}: FAILED: {o.error}")
+        else:
+            r = o.result
+            up = ", ".join(f"{c} {m[:12]}" for c, m in sorted(r.uploaded.items())) or "none"
+            typer.echo(
+                f"node {name}: uploaded {up}; {len(r.current)} current, {len(r.pruned)} files "
+                f"pruned, {r.bytes_sent} bytes, breaker {o.breaker}"
+            )
+            for config, why in r.errors.items():
+                typer.echo(f"node {name}: {config}: {why}")
+    if not report.nodes:
+        typer.echo("sync models: no nodes in the inventory")
+    return bool(report.failed_nodes or report.local_errors)
+
+
+def _sync_elo_mode(cfg: object, store: object, validate: bool) -> bool:
+    """Merge the nodes' exported match files into the Elo log; True on a failure."""
+    from ringrift_tasks.sync.elo import EloSyncSettings, pull_matches
+    from ringrift_tasks.sync.games import inventory_from_config
+    from ringrift_tasks.sync.transport import credentials_from_env
+
+    with _LibraryErrors():
+        inventory = inventory_from_config(cfg)  # type: ignore[arg-type]
+        settings = EloSyncSettings.from_config(cfg)  # type: ignore[arg-type]
+        creds = credentials_from_env()
+    report = pull_matches(store, inventory, settings, creds)  # type: ignore[arg-type]
+    for name, o in report.nodes.items():
+        if o.skipped:
+            typer.echo(f"node {name}: skipped ({o.reason})")
+        elif o.error is not None or o.result is None:
+            typer.echo(f"node {name}: FAILED: {o.error}")
+        else:
+            r = o.result
+            typer.echo(
+                f"node {name}: {r.files_merged} match files merged, {r.added} matches added, "
+                f"{r.duplicates} duplicates, {len(r.rejected)} lines rejected, "
+                f"{r.files_rejected} files set aside"
+            )
+            for f, why in r.file_errors.items():
+                typer.echo(f"node {name}: {f}: {why}")
+    for node, f, line, why in report.rejected:
+        typer.echo(f"rejected {node}/{f} line {line}: {why}")
+    if not report.nodes:
+        typer.echo("sync elo: no nodes in the inventory")
+    return bool(report.failed_nodes or report.rejected)
+
+
+def _sync_full_mode(cfg: object, store: object, validate: bool) -> bool:
+    """Games, models and Elo in one pass over the nodes (a node failing its games step is
+    not tried again by the other two, so it counts once against its breaker), then the
+    local incoming folder; True on a failure."""
+    import json
+
+    from ringrift_tasks.sync.cluster import sync_cluster
+    from ringrift_tasks.sync.transport import credentials_from_env
+
+    with _LibraryErrors():
+        creds = credentials_from_env()
+    report = sync_cluster(cfg, store, "full", creds)  # type: ignore[arg-type]
+    summary = report.summary()
+    for name, d in summary["nodes"].items():
+        typer.echo(f"node {name}: {json.dumps(d, sort_keys=True, default=str)}")
+    if not summary["nodes"]:
+        typer.echo("sync full: no nodes in the inventory")
+    failed = any(d["error"] or d["failures"] for d in summary["nodes"].values())
+    return _collect_local(cfg, store, validate) or failed
 
 
 _SYNC_MODE_RUNNERS: dict = {
     "games": _sync_games_mode,
-    "models": _sync_not_yet("models"),
-    "elo": _sync_not_yet("elo"),
+    "models": _sync_models_mode,
+    "elo": _sync_elo_mode,
+    "full": _sync_full_mode,
 }
 _SYNC_MODES = {
     "games": ("games",),
     "models": ("models",),
     "elo": ("elo",),
-    "full": ("games", "models", "elo"),
+    "full": ("full",),
 }
 
 

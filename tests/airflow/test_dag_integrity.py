@@ -20,10 +20,16 @@ EXPECTED_TASKS = {
         "play",
         "play_neural",
     },
-    "ringrift_data_sync": {"collect"},
+    "ringrift_data_sync": {"pull_node", "collect"},
     "ringrift_training": {"training_gate", "wait_for_resources", "train", "publish_candidates"},
     "ringrift_shadow_tournament": {"wait_for_resources", "shadow"},
-    "ringrift_promotion": {"candidates", "wait_for_resources", "promotion_gate", "publish_best"},
+    "ringrift_promotion": {
+        "candidates",
+        "wait_for_resources",
+        "promotion_gate",
+        "publish_best",
+        "push_to_nodes",
+    },
     "ringrift_elo_tournament": {"wait_for_resources", "elo_tournament", "trend_artifacts"},
     "ringrift_cluster_health": {"local_node"},
     "ringrift_maintenance": {
@@ -38,7 +44,9 @@ EXPECTED_TASKS = {
 PLACEMENT = {
     ("ringrift_selfplay", "play"): ("selfplay", "default"),
     ("ringrift_selfplay", "play_neural"): ("selfplay", "cuda"),
+    ("ringrift_data_sync", "pull_node"): ("sync", "default"),
     ("ringrift_data_sync", "collect"): ("sync", "default"),
+    ("ringrift_promotion", "push_to_nodes"): ("sync", "default"),
     ("ringrift_training", "train"): ("gpu", "cuda"),
     ("ringrift_shadow_tournament", "shadow"): ("tournament", "default"),
     ("ringrift_promotion", "promotion_gate"): ("tournament", "default"),

@@ -63,3 +63,57 @@ def test_sync_with_an_unknown_mode_is_a_usage_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["sync", "--mode", "everything", "--once"], env=env)
     assert result.exit_code == 2
     assert "--mode must be one of games, models, elo, full" in result.output
+
+
+def test_sync_full_once_pulls_games_pushes_the_best_and_merges_node_matches(
+    cluster: SshCluster, shards: list[Shard], tmp_path: Path
+) -> None:
+    from ringrift_tasks.ai.model_file import ModelCard, save_model
+    from ringrift_tasks.ai.network import build_model, default_model_config
+    from ringrift_tasks.store.db import open_store
+    from ringrift_tasks.sync.elo import export_matches
+
+    node = cluster.add("node-a")
+    offer(node, shards[0])
+    env = _env(cluster, tmp_path)
+    home = Path(env["RINGRIFT_HOME"])
+    # The coordinator's best model, and matches the node recorded in its own store.
+    with open_store(f"sqlite:///{home / 'ringrift.db'}") as store:
+        net = build_model(default_model_config("square8", blocks=1, channels=8), seed=3)
+        path, sha = save_model(
+            net, ModelCard(config="square8_2p", model_config=net.config), home / "models"
+        )
+        store.registry.register(sha, "square8_2p", path=str(path), bytes=path.stat().st_size)
+        assert store.registry.promote(
+            "square8_2p", sha, {"test": 1}, cooldown_s=0, max_per_day=10
+        ).promoted
+    with open_store(f"sqlite:///{tmp_path / 'node.db'}") as node_store:
+        node_store.elo.record_match(
+            "node-m1",
+            "square8_2p",
+            ["random", "heuristic"],
+            ["heuristic", "random"],
+            played_at=100.0,
+        )
+        export_matches(node_store, node.data_dir / "elo")
+
+    result = runner.invoke(app, ["sync", "--mode", "full", "--once"], env=env)
+    assert result.exit_code == 0, result.output
+    [line] = [ln for ln in result.output.splitlines() if ln.startswith("node node-a: ")]
+    summary = json.loads(line.removeprefix("node node-a: "))
+    assert summary["error"] is None and summary["failures"] == []
+    assert summary["games"]["games_added"] == len(shards[0].game_ids)
+    assert summary["models"]["uploaded"] == {"square8_2p": sha}
+    assert summary["elo"]["added"] == 1
+    assert (node.data_dir / "models" / "square8_2p" / f"{sha}.safetensors").is_file()
+    with open_store(f"sqlite:///{home / 'ringrift.db'}") as store:
+        assert store.pool.count("square8_2p") == len(shards[0].game_ids)
+        assert store.elo.count("square8_2p") == 1
+
+    # The models and elo modes on their own: nothing new, nothing failed.
+    again = runner.invoke(app, ["sync", "--mode", "models", "--once"], env=env)
+    assert again.exit_code == 0, again.output
+    assert "node node-a: uploaded none; 1 current" in again.output
+    elo = runner.invoke(app, ["sync", "--mode", "elo", "--once"], env=env)
+    assert elo.exit_code == 0, elo.output
+    assert "0 matches added" in elo.output

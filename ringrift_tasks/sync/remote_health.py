@@ -1,0 +1,231 @@
+"""How a worker node is doing: reachability, disk, memory, load, GPUs, shard backlog.
+
+The best source is the node itself: nodes have the project installed, so
+:func:`node_health` runs ``ringrift status --json`` over SSH (with ``RINGRIFT_HOME`` set
+to the node's data directory) and reads the resource figures the node's own guard sees.
+When that cannot run (no shell, the command missing, a broken install, a timeout) it falls
+back to what SFTP alone tells, with the reason kept in ``status_error``:
+
+- disk: the ``statvfs@openssh.com`` SFTP extension (OpenSSH serves it; paramiko has no
+  call for it, so the request is sent as a raw extended request);
+- memory and load: ``/proc/meminfo`` and ``/proc/loadavg`` read as files (Linux nodes);
+- GPUs: unknown without the command.
+
+The backlog -- sealed shards waiting in the node's ``shards/incoming`` -- is always
+counted from the listing, and the node's ``models/best.json`` says which models it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from paramiko.sftp import CMD_EXTENDED, CMD_EXTENDED_REPLY
+
+from ringrift_tasks.sync import breaker as brk
+from ringrift_tasks.sync.hosts import Inventory
+from ringrift_tasks.sync.models import node_manifest_path
+from ringrift_tasks.sync.nodepass import CredentialSource, NodeOutcome, run_on_nodes
+from ringrift_tasks.sync.transport import NodeConnection, SshSettings
+
+if TYPE_CHECKING:
+    from ringrift_tasks.store.db import Store
+
+DEFAULT_STATUS_COMMAND = "ringrift status --json"
+GIB = float(1 << 30)
+_SEALED_SHARD = re.compile(r"^[0-9a-f]{64}\.shard$")
+# The status JSON is small; anything much larger is not what we asked for.
+_MAX_STATUS_BYTES = 4 << 20
+
+
+class StatusUnavailable(RuntimeError):
+    """The node's ``ringrift status --json`` could not be used; the message says why."""
+
+
+@dataclass
+class RemoteHealth:
+    """One node's health. ``via``: ``status`` (the node's own report) or ``sftp`` (the
+    fallback; ``status_error`` says why). Sizes in GiB, shares in percent; None: unknown."""
+
+    node: str
+    via: str
+    backlog: int
+    disk_free_gb: float | None = None
+    disk_total_gb: float | None = None
+    disk_used_pct: float | None = None
+    memory_used_pct: float | None = None
+    load_1m: float | None = None
+    gpus: list[dict[str, Any]] | None = None
+    level: str | None = None
+    reason: str | None = None
+    status_error: str | None = None
+    best: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_status(conn: NodeConnection, command: str, timeout_s: float) -> dict[str, Any]:
+    """Run ``RINGRIFT_HOME=<data_dir> <command>`` on the node and parse its JSON output.
+
+    Raises :class:`StatusUnavailable` for a non-zero exit (127: not installed), a timeout,
+    a session refused by the server, or output that is not a JSON object.
+    """
+    line = f"RINGRIFT_HOME={shlex.quote(conn.node.data_dir)} {command}"
+    try:
+        _, stdout, stderr = conn.client.exec_command(line, timeout=timeout_s)
+        out = stdout.read(_MAX_STATUS_BYTES + 1)
+        err = stderr.read(64 << 10)
+        rc = stdout.channel.recv_exit_status()
+    except (OSError, EOFError) as exc:  # socket.timeout is an OSError
+        raise StatusUnavailable(
+            f"{command!r} did not finish: {type(exc).__name__}: {exc}"
+        ) from None
+    except Exception as exc:  # paramiko.SSHException: the server refused an exec channel
+        raise StatusUnavailable(f"cannot run {command!r}: {type(exc).__name__}: {exc}") from None
+    if rc != 0:
+        tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+        what = "not found on the node" if rc == 127 else f"exited with {rc}"
+        raise StatusUnavailable(f"{command!r} {what}: {tail[0][:300]}")
+    try:
+        data = json.loads(out)
+    except ValueError as exc:
+        raise StatusUnavailable(f"{command!r} printed no JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise StatusUnavailable(f"{command!r} printed {type(data).__name__}, not an object")
+    return data
+
+
+def sftp_statvfs(conn: NodeConnection, path: str) -> tuple[float, float] | None:
+    """``(total, free for unprivileged users)`` bytes of the file system holding ``path``,
+    via the ``statvfs@openssh.com`` extension; None when the server does not offer it."""
+    try:
+        t, msg = conn.sftp._request(CMD_EXTENDED, "statvfs@openssh.com", path)
+    except OSError:
+        return None  # unsupported extension or no such path: the server says so
+    if t != CMD_EXTENDED_REPLY or msg is None:
+        return None
+    # struct statvfs of the extension: 11 uint64 (bsize, frsize, blocks, bfree, bavail, ...)
+    _bsize, frsize, blocks, _bfree, bavail = (msg.get_int64() for _ in range(5))
+    return float(frsize * blocks), float(frsize * bavail)
+
+
+def _proc_memory_pct(conn: NodeConnection) -> float | None:
+    try:
+        text = conn.read_text("/proc/meminfo")
+    except OSError:
+        return None
+    kb = {}
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        parts = rest.split()
+        if parts and parts[0].isdigit():
+            kb[key] = int(parts[0])
+    total, avail = kb.get("MemTotal"), kb.get("MemAvailable")
+    if not total or avail is None:
+        return None
+    return round(100.0 * (total - avail) / total, 1)
+
+
+def _proc_load(conn: NodeConnection) -> float | None:
+    try:
+        return float(conn.read_text("/proc/loadavg").split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _backlog(conn: NodeConnection) -> int:
+    return sum(1 for a in conn.listdir(conn.node.incoming_dir) if _SEALED_SHARD.match(a.filename))
+
+
+def _best(conn: NodeConnection) -> dict[str, str]:
+    try:
+        data = json.loads(conn.read_text(node_manifest_path(conn.node)))
+        return {
+            c: str(b["model_id"]) for c, b in (data.get("configs") or {}).items() if b is not None
+        }
+    except FileNotFoundError:
+        return {}
+    except (ValueError, AttributeError, KeyError, TypeError):
+        return {}
+
+
+def _from_status(h: RemoteHealth, data: dict[str, Any]) -> None:
+    res = data.get("resources") or {}
+    disk = res.get("disk") or {}
+    h.disk_free_gb = disk.get("free_gb")
+    h.disk_total_gb = disk.get("total_gb")
+    h.disk_used_pct = disk.get("percent")
+    h.memory_used_pct = (res.get("memory") or {}).get("percent")
+    h.load_1m = res.get("load_1m")
+    h.gpus = list(res.get("gpus") or [])
+    h.level = res.get("level")
+    h.reason = res.get("reason") or None
+
+
+def node_health(
+    conn: NodeConnection,
+    *,
+    status_command: str | None = DEFAULT_STATUS_COMMAND,
+    timeout_s: float = 120.0,
+) -> RemoteHealth:
+    """The health of the connected node (see the module doc); ``status_command`` None
+    skips the remote command and uses SFTP only."""
+    h = RemoteHealth(conn.node.name, via="sftp", backlog=_backlog(conn), best=_best(conn))
+    if status_command:
+        try:
+            _from_status(h, run_status(conn, status_command, timeout_s))
+            h.via = "status"
+            return h
+        except StatusUnavailable as exc:
+            h.status_error = str(exc)
+    vfs = sftp_statvfs(conn, conn.node.data_dir)
+    if vfs is not None:
+        total, free = vfs
+        h.disk_total_gb = round(total / GIB, 2)
+        h.disk_free_gb = round(free / GIB, 2)
+        h.disk_used_pct = round(100.0 * (total - free) / total, 1) if total else None
+    h.memory_used_pct = _proc_memory_pct(conn)
+    h.load_1m = _proc_load(conn)
+    return h
+
+
+def probe_nodes(
+    store: Store,
+    inventory: Inventory,
+    *,
+    credentials: CredentialSource,
+    ssh: SshSettings,
+    policy: brk.BreakerPolicy,
+    nodes: list[str] | None = None,
+    status_command: str | None = DEFAULT_STATUS_COMMAND,
+    timeout_s: float = 120.0,
+    clock: Callable[[], float] = time.time,
+) -> dict[str, NodeOutcome[RemoteHealth]]:
+    """:func:`node_health` of every node (or those named) its breaker admits; the
+    reachability and breaker outcome are recorded in the node's sync health row."""
+
+    def work(conn: NodeConnection) -> RemoteHealth:
+        return node_health(conn, status_command=status_command, timeout_s=timeout_s)
+
+    return run_on_nodes(
+        store,
+        inventory,
+        work,
+        credentials=credentials,
+        ssh=ssh,
+        policy=policy,
+        nodes=nodes,
+        clock=clock,
+        what="health probe",
+    )
+
+
+def node_backlog(outcomes: dict[str, NodeOutcome[RemoteHealth]]) -> dict[str, int]:
+    """Sealed shards waiting on each probed node (for the backpressure sensor)."""
+    return {n: o.result.backlog for n, o in outcomes.items() if o.result is not None}
