@@ -18,6 +18,20 @@ export AIRFLOW__CORE__LOAD_EXAMPLES="${AIRFLOW__CORE__LOAD_EXAMPLES:-False}"
 export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-$(nproc)}"
 # New DAGs start unpaused: the loop runs as soon as it is up.
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="${AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION:-False}"
+# The UI and API listen on this machine only (0.0.0.0 would expose the generated admin
+# password's login to the network); set AIRFLOW__API__HOST=0.0.0.0 to serve others.
+export AIRFLOW__API__HOST="${AIRFLOW__API__HOST:-127.0.0.1}"
+# Task processes talk to the API server's execution API. Without a base URL Airflow sends
+# them to http://localhost:8080 whatever AIRFLOW__API__PORT says, so on another port every
+# task would fail to start: point them at this port.
+if [ -z "${AIRFLOW__API__BASE_URL:-}" ] && [ -z "${AIRFLOW__CORE__EXECUTION_API_SERVER_URL:-}" ]; then
+    case "$AIRFLOW__API__HOST" in
+        0.0.0.0 | "::") _ringrift_api_host=127.0.0.1 ;;
+        *) _ringrift_api_host="$AIRFLOW__API__HOST" ;;
+    esac
+    export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://$_ringrift_api_host:${AIRFLOW__API__PORT:-8080}/execution/"
+    unset _ringrift_api_host
+fi
 export RINGRIFT_HOME="${RINGRIFT_HOME:-$_ringrift_repo/var/ringrift}"
 # `airflow standalone` starts its components as `airflow ...` subprocesses found on PATH.
 case ":$PATH:" in
