@@ -74,10 +74,21 @@ SOAK_OVERRIDES: dict[str, str] = {
     # The tower benchmarks/strength.py trains in minutes on a CPU (the board default, 6x64,
     # takes hours per training on 2 cores).
     "RINGRIFT__TRAINING__MODEL_SIZE": "2x32",
+    # benchmarks/strength.py's recipe per generation (500 steps of 64, from the parent): on
+    # a few hundred games 1000 x 256 would mostly overfit, and cost 4x the CPU.
+    "RINGRIFT__TRAINING__STEPS": "500",
+    "RINGRIFT__TRAINING__BATCH_SIZE": "64",
+    # Self-play: 60 games a round; once a best exists it plays them itself (the default
+    # selfplay.agent: best) with 16 simulations, as the strength benchmark does.
+    "RINGRIFT__SELFPLAY__GAMES_PER_ROUND": "60",
+    "RINGRIFT__SELFPLAY__MODEL_SIMS": "16",
+    # Models play tournaments and gates with 16 simulations too (100 would make one gate
+    # take half an hour on 2 cores).
+    "RINGRIFT__TOURNAMENT__MODEL_SIMS": "16",
     # The fixed ladder of the issue: random pinned at 400, heuristic, mcts_100 (no mcts_500,
     # too slow for 2 cores); few games so a tournament takes minutes, not an hour.
     "RINGRIFT__TOURNAMENT__BASELINES": ",".join(BASELINES),
-    "RINGRIFT__TOURNAMENT__GAMES": "24",
+    "RINGRIFT__TOURNAMENT__GAMES": "12",
     "RINGRIFT__SHADOW__GAMES_PER_CONFIG": "6",
     # A gate decides within a few dozen games; promotions may follow each other sooner.
     "RINGRIFT__PROMOTION__MAX_GAMES": "40",

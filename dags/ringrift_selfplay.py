@@ -6,8 +6,9 @@ enabled configs by their curriculum weights (configs whose best model lags get m
 the shares are logged), then each config plays its share in one mapped task, writing
 sealed shards into the incoming folder for `ringrift_data_sync`.
 
-* heuristic agents run on the default queue; the best model's neural search
-  (`agent=best`) runs on the `cuda` queue;
+* the best model of a config plays with neural search on the `cuda` queue once the config
+  has one (`selfplay.agent: best`, the default: the loop feeds on its own best model); until
+  then, or with `agent=heuristic`, the heuristic plays on the default queue;
 * `wait_for_resources` (disk, memory, CPU, load) and `backpressure` (too many unmerged
   shards) hold the round in reschedule mode and skip it when they time out;
 * pool `selfplay`; a retry replays the same seeds, so the sync merges no duplicates;
@@ -15,7 +16,8 @@ sealed shards into the incoming folder for `ringrift_data_sync`.
   for `play_neural`) toward `selfplay.concurrency_target_pct`; each play task logs its
   `concurrency: ...` decision and the utilisation it measured for the next round.
 
-Params: `games` (per round, all configs together), `agent`, `config` (one config only).
+Params: `games` (per round, all configs together; default `selfplay.games_per_round`),
+`agent` (default `selfplay.agent`), `config` (one config only).
 """
 
 from __future__ import annotations
@@ -85,12 +87,15 @@ def _play(assignment: dict[str, Any], resource: Literal["cpu", "gpu"]) -> dict[s
     default_args=DEFAULT_ARGS,
     tags=["ringrift", "selfplay"],
     params={
-        "games": count_param(40, 1, 100_000, "Games this round, over all configs."),
+        "games": count_param(
+            0, 0, 100_000, "Games this round, over all configs; 0: selfplay.games_per_round."
+        ),
         "agent": Param(
-            "heuristic",
+            "",
             type="string",
-            enum=["heuristic", "best"],
-            description="heuristic, or each config's best model (neural search, cuda queue).",
+            enum=["", "heuristic", "best"],
+            description="heuristic, or each config's best model (neural search, cuda queue); "
+            "empty: selfplay.agent of the loop config (best).",
         ),
         "config": config_param("Play only this config; empty: every enabled config."),
     },
@@ -111,9 +116,10 @@ def ringrift_selfplay() -> None:
             assignments = plan_selfplay(
                 cfg,
                 store,
-                params["games"],
-                agent=params["agent"],
+                params["games"] or cfg.selfplay.games_per_round,
+                agent=params["agent"] or cfg.selfplay.agent,
                 configs=[params["config"]] if params["config"] else None,
+                model_sims=cfg.selfplay.model_sims,
             )
         for a in assignments:
             queue = "cuda" if a.neural else "default"

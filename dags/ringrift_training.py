@@ -15,7 +15,8 @@ arrived go through the training gate:
 * `publish_candidates`: checks each candidate in the registry and emits
   `ringrift://candidates/<config>`, which schedules `ringrift_promotion`.
 
-Params (manual runs): `config`, `force` (skip the gate's thresholds), `steps`, `batch_size`.
+Params (manual runs): `config`, `force` (skip the gate's thresholds), `steps`, `batch_size`
+(0: `training.steps` / `training.batch_size` of the loop config).
 """
 
 from __future__ import annotations
@@ -58,8 +59,12 @@ from ringrift_airflow.sensors import ResourceSensor
     params={
         "config": config_param("Train only this config; empty: the configs with new games."),
         "force": flag_param("Train even if the gate's thresholds say no (logged as forced)."),
-        "steps": count_param(1000, 1, 10_000_000, "Training steps before curriculum scaling."),
-        "batch_size": count_param(256, 1, 65_536, "Samples per training step."),
+        "steps": count_param(
+            0, 0, 10_000_000, "Training steps before curriculum scaling; 0: training.steps."
+        ),
+        "batch_size": count_param(
+            0, 0, 65_536, "Samples per training step; 0: training.batch_size."
+        ),
     },
 )
 def ringrift_training() -> None:
@@ -100,8 +105,8 @@ def ringrift_training() -> None:
                 store,
                 config,
                 get_current_context()["run_id"],
-                steps=params["steps"],
-                batch_size=params["batch_size"],
+                steps=params["steps"] or cfg.training.steps,
+                batch_size=params["batch_size"] or cfg.training.batch_size,
             )
         print(
             f"{config}: candidate {result.model_id[:12]} after {result.steps} steps, "

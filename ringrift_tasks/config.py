@@ -24,7 +24,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import annotated_types
 import yaml
@@ -109,6 +109,9 @@ class TrainingConfig(_Section):
     min_interval_s: int = Field(1200, ge=0)
     min_data_quality: float = Field(0.70, ge=0.0, le=1.0)
     max_parity_failure_rate: float = Field(0.10, ge=0.0, le=1.0)
+    # One training run: optimiser steps (before curriculum scaling) of batch_size samples.
+    steps: int = Field(1000, ge=1)
+    batch_size: int = Field(256, ge=1)
     # The network tower trained as `<blocks>x<channels>`; "default": the board's own size
     # (ai/network.py DEFAULT_SIZES). A small tower (e.g. 1x8) makes a CPU-only loop cheap.
     model_size: str = "default"
@@ -237,6 +240,13 @@ class SelfplayConfig(_Section):
 
     workers: int = Field(1, ge=1)
     games_per_shard: int = Field(20, ge=1)
+    # Who plays the scheduled rounds: "best" closes the loop (each config's best model with
+    # neural search once it has one, the heuristic until then); "heuristic" never uses a model.
+    agent: Literal["heuristic", "best"] = "best"
+    # Search simulations per move of the best model in self-play.
+    model_sims: int = Field(64, ge=1)
+    # Games of one scheduled round (every 10 minutes), shared over the enabled configs.
+    games_per_round: int = Field(40, ge=1)
     temperature_moves: int = Field(30, ge=0)
     temperature: float = Field(1.0, ge=0.0)
     final_temperature: float = Field(0.1, ge=0.0)

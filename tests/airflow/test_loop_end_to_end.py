@@ -7,7 +7,8 @@ forced), trains a tiny network on the CPU and registers it (candidates Asset) ->
 ``ringrift_promotion`` takes it as the config's first best (bootstrap), writes the best
 manifest and emits the best Asset.
 
-Cycle 2: a second round of games trains a second candidate (from the first best), which
+Cycle 2: a second round of games, played by the best model with search (the loop feeds on
+its own best), trains a second candidate (from the first best), which
 the shadow tournament plays against the best and the promotion gate plays head to head
 against the best; four games can never clear the Wilson bound, so the gate rejects it
 and the best stays as it was, with the gate's games in the match log.
@@ -47,6 +48,7 @@ TINY_LOOP = {
     "RINGRIFT__TRAINING__MODEL_SIZE": "1x8",
     "RINGRIFT__SELFPLAY__GAMES_PER_SHARD": "4",
     "RINGRIFT__SELFPLAY__MAX_WORKERS": "1",
+    "RINGRIFT__SELFPLAY__MODEL_SIMS": "4",
     "RINGRIFT__SHADOW__GAMES_PER_CONFIG": "2",
     "RINGRIFT__TOURNAMENT__BASELINES": "random",
     "RINGRIFT__TOURNAMENT__MODEL_SIMS": "8",
@@ -69,9 +71,13 @@ def _run(dagbag: Any, dag_id: str, **kwargs: Any) -> Any:
     return dag_run
 
 
-def _play_and_sync(dagbag: Any) -> None:
+def _play_and_sync(dagbag: Any, player: str) -> None:
+    """A self-play round by ``player`` (the task: ``play``, the heuristic, or
+    ``play_neural``, the best model with search), then the data sync."""
     played = _run(dagbag, "ringrift_selfplay", run_conf={"games": GAMES, "config": CONFIG})
-    assert xcom_value(played, "play", map_index=0)["games"] == GAMES
+    idle = "play" if player == "play_neural" else "play_neural"
+    assert task_states(played)[idle] == ["skipped"], task_states(played)
+    assert xcom_value(played, player, map_index=0)["games"] == GAMES
     synced = _run(dagbag, "ringrift_data_sync")
     assert asset_events(synced) == [(f"ringrift://games/{CONFIG}", {"games": GAMES})]
 
@@ -99,7 +105,7 @@ def test_two_loop_cycles_promote_a_bootstrap_best_then_gate_a_challenger(
     caplog.set_level(logging.INFO, logger="ringrift_tasks")
 
     # --- cycle 1: games -> first candidate -> shadow games -> bootstrap best -------------
-    _play_and_sync(dagbag)
+    _play_and_sync(dagbag, "play")
     trained, first = _train(dagbag)
     with open_store(cfg.store_url) as store:
         decision = store.decisions.latest(CONFIG, "training")
@@ -146,7 +152,8 @@ def test_two_loop_cycles_promote_a_bootstrap_best_then_gate_a_challenger(
     assert verdict is not None and verdict.passed
 
     # --- cycle 2: a challenger, trained from the best, gated head to head against it -----
-    _play_and_sync(dagbag)
+    # The loop feeds on its own best: this round is the best model's search self-play.
+    _play_and_sync(dagbag, "play_neural")
     _, second = _train(dagbag)
     assert second != first
     with open_store(cfg.store_url) as store:
