@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from ringrift_tasks.ai.agent import Agent, agent_from_spec
 from ringrift_tasks.records.game_record import GameRecord
 from ringrift_tasks.rules.state import GameConfig
+from ringrift_tasks.workers import exit_with_parent
 
 if TYPE_CHECKING:
     from ringrift_tasks.config import ResourceLimits
@@ -316,6 +317,7 @@ class MatchWorker:
 
 def _worker_main(job: MatchJob, events: Any) -> None:
     """Process entry point: run the job, report a failure as an ``error`` event."""
+    exit_with_parent()
     try:
         MatchWorker(job).run(events.put)
     except BaseException as exc:

@@ -37,6 +37,7 @@ from ringrift_tasks.records.shard import write_shard
 from ringrift_tasks.rules.state import GameConfig
 from ringrift_tasks.selfplay.play import play_game
 from ringrift_tasks.selfplay.temperature import DEFAULT_SCHEDULE, TemperatureSchedule
+from ringrift_tasks.workers import exit_with_parent
 
 if TYPE_CHECKING:
     from ringrift_tasks.config import ResourceLimits, RingriftConfig
@@ -212,6 +213,7 @@ class SelfPlayWorker:
 
 def worker_main(job: SelfPlayJob, events: Any) -> None:
     """Process entry point: run the job, report failures as an ``error`` event."""
+    exit_with_parent()
     try:
         SelfPlayWorker(job).run(events.put)
     except BaseException as exc:
