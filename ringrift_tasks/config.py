@@ -92,6 +92,8 @@ class SyncConfig(_Section):
     acked_retention_s: int = Field(604_800, ge=0)
     breaker_failures: int = Field(3, ge=1)
     breaker_cooldown_s: int = Field(300, ge=0)
+    # Self-play holds while more sealed shards than this wait on the worker nodes in all.
+    max_node_backlog: int = Field(200, ge=0)
 
     @field_validator("hosts_file", "known_hosts", mode="before")
     @classmethod

@@ -212,34 +212,52 @@ def local_node_health(resources: dict[str, Any], *, checked_at: float | None = N
     )
 
 
+_LEVEL_RANK = {"ok": 0, "warning": 1, "critical": 2}
+
+
+def _utc_minute(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def worker_node_health(h: SyncHealth) -> NodeHealth:
-    """A worker node's health as the data sync last saw it (the sync manifest's row):
-    critical while its circuit breaker is open, a warning after failed or unreachable
-    attempts, else ok."""
+    """A worker node's health as the data sync and the last remote probe saw it (its
+    sync health row): critical while its circuit breaker is open, a warning after failed
+    or unreachable attempts, else ok -- or worse when the node's own resource verdict in
+    the last probe is worse. The probe's figures (disk, memory, load, GPUs, shards
+    waiting on the node) are among the readings."""
+    from ringrift_tasks.sync.remote_health import figures_line
+
     if h.breaker_state != "closed":
         level, reason = "critical", f"circuit breaker {h.breaker_state}"
     elif h.consecutive_failures or h.reachable is False:
         level = "warning"
-        reason = f"{h.consecutive_failures} failed sync attempt(s) in a row"
+        reason = f"{h.consecutive_failures} failed attempt(s) in a row"
     else:
         level, reason = "ok", "last sync ok"
     if h.last_error and level != "ok":
         reason += f": {h.last_error}"
-    last_ok = (
-        "never"
-        if h.last_success is None
-        else datetime.fromtimestamp(h.last_success, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    )
+    figures = h.remote_health or {}
+    remote_level = figures.get("level")
+    if _LEVEL_RANK.get(str(remote_level), 0) > _LEVEL_RANK[level]:
+        level = str(remote_level)
+        reason = f"node reports {remote_level}: {figures.get('reason') or 'no reason given'}"
+    last_ok = "never" if h.last_success is None else _utc_minute(h.last_success)
+    checks = {
+        "last_success": f"last successful sync {last_ok}",
+        "backlog": f"backlog {h.backlog} shard(s), quarantined {h.quarantined}",
+    }
+    if h.probed_at is None:
+        checks["remote"] = "not probed yet (ringrift_cluster_health)"
+    else:
+        checks["remote"] = f"probed {_utc_minute(h.probed_at)}: {figures_line(figures)}"
+        checks["remote_backlog"] = f"{h.remote_backlog} shard(s) waiting on the node"
     return NodeHealth(
         node=h.node,
-        role="worker (data sync)",
+        role="worker",
         level=level,
         reason=reason,
-        checked_at=h.last_attempt or 0.0,
-        checks={
-            "last_success": f"last successful sync {last_ok}",
-            "backlog": f"backlog {h.backlog} shard(s), quarantined {h.quarantined}",
-        },
+        checked_at=max(h.last_attempt or 0.0, h.probed_at or 0.0),
+        checks=checks,
     )
 
 

@@ -262,7 +262,8 @@ def test_unknown_key_without_close_match_lists_the_choices(tmp_path: Path) -> No
     message = error_of(write(tmp_path, "sync:\n  zzz: 3\n"))
     assert (
         "unknown key 'sync.zzz' (expected one of: interval_s, hosts_file, known_hosts, "
-        "connect_timeout_s, acked_retention_s, breaker_failures, breaker_cooldown_s)"
+        "connect_timeout_s, acked_retention_s, breaker_failures, breaker_cooldown_s, "
+        "max_node_backlog)"
     ) in message
 
 

@@ -79,8 +79,10 @@ class ResourceSensor(BaseSensorOperator):
 
 
 class BackpressureSensor(BaseSensorOperator):
-    """Holds self-play while more than ``max_unmerged`` sealed shards wait in incoming, or
-    (``max_pending`` set) while every config has more untrained games than that."""
+    """Holds self-play while more than ``max_unmerged`` sealed shards wait in incoming,
+    while more than the config's ``sync.max_node_backlog`` wait on the worker nodes (as
+    their stored health last saw them), or (``max_pending`` set) while every config has
+    more untrained games than that."""
 
     ui_color = "#e8d7f1"
 
@@ -109,14 +111,14 @@ class BackpressureSensor(BaseSensorOperator):
         from ringrift_tasks.sync.backlog import backpressure_reason
 
         cfg = loop_config()
-        store = open_loop_store(cfg) if self.max_pending else None
-        try:
+        with open_loop_store(cfg) as store:
             reason = backpressure_reason(cfg, store, self.max_unmerged, self.max_pending)
-        finally:
-            if store is not None:
-                store.close()
         if reason is None:
-            self.log.info("no backpressure (limit %d unmerged shards)", self.max_unmerged)
+            self.log.info(
+                "no backpressure (limits: %d unmerged shards, %d shards waiting on the nodes)",
+                self.max_unmerged,
+                cfg.sync.max_node_backlog,
+            )
             return True
         self.log.info("holding self-play: %s", reason)
         return False

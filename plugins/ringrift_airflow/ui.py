@@ -283,7 +283,8 @@ def _nodes(nodes: Sequence[NodeHealth], scope: str, now: float) -> str:
     )
     scope_note = (
         "This machine, sampled now by the resource guard; worker nodes as the data sync "
-        "last reached them (<code>ringrift_data_sync</code>)."
+        "(<code>ringrift_data_sync</code>) and the last health probe "
+        "(<code>ringrift_cluster_health</code>) found them."
         if scope == "cluster"
         else "This machine only, sampled now by the resource guard."
     )

@@ -4,7 +4,11 @@ One row per (node, shard file name) records how far that shard got (``SYNC_STATE
 data sync commits a state before the side effect it announces, so after a crash anywhere
 the row says what to redo; every step is idempotent. A second table keeps each node's sync
 health (last attempt and success, consecutive failures, circuit breaker, backlog, shards
-quarantined) for ``ringrift sync --status`` and the cluster-health DAG.
+quarantined) for ``ringrift sync --status`` and the cluster-health DAG, and what the last
+remote probe of the node read (``sync/remote_health.py``).
+
+The passes and the probe write disjoint columns of a node's health row: a data sync that
+read the row minutes ago must not put back an older probe, nor a probe an older breaker.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ if TYPE_CHECKING:
 
 _SHARDS = SyncShardRow.__table__
 _NODES = SyncNodeRow.__table__
+# Columns of a node's health row that only the remote probe writes.
+PROBE_FIELDS = ("probed_at", "remote_backlog", "remote_health")
 # States after which nothing more happens to a shard.
 FINAL_STATES = ("acked", "quarantined")
 
@@ -51,7 +57,13 @@ class ManifestEntry:
 
 @dataclass(frozen=True, slots=True)
 class NodeHealth:
-    """Sync health of one node (times in Unix seconds)."""
+    """Sync health of one node (times in Unix seconds).
+
+    The last three fields are the last successful remote probe (None: never probed):
+    when, the sealed shards it saw waiting in the node's incoming, and its figures
+    (``RemoteHealth.to_json()``). :meth:`SyncManifest.save_probe` writes them;
+    :meth:`SyncManifest.save_health` leaves them as they are.
+    """
 
     node: str
     reachable: bool | None = None
@@ -63,6 +75,17 @@ class NodeHealth:
     breaker_opened_at: float | None = None
     backlog: int = 0
     quarantined: int = 0
+    probed_at: float | None = None
+    remote_backlog: int | None = None
+    remote_health: dict[str, Any] | None = None
+
+    @property
+    def waiting(self) -> int:
+        """Shards this node holds that the loop has not taken in: the larger of what the
+        last probe saw in its incoming and the manifest's unfinished entries. The two
+        overlap (a shard stays in the node's incoming until acknowledged), so their sum
+        would count most shards twice."""
+        return max(self.remote_backlog or 0, self.backlog)
 
 
 def _entry(row: Any) -> ManifestEntry:
@@ -182,11 +205,39 @@ class SyncManifest:
         return [_health(r) for r in rows]
 
     def save_health(self, h: NodeHealth) -> None:
-        """Insert or replace the node's health row."""
+        """Insert or replace the node's sync health; the probe's columns are kept as they
+        are (see :meth:`save_probe`)."""
         values = {f.name: getattr(h, f.name) for f in fields(NodeHealth)}
+        for name in PROBE_FIELDS:
+            del values[name]
         stmt = self._insert(_NODES).values(**values)
         stmt = stmt.on_conflict_do_update(
             index_elements=["node"], set_={k: v for k, v in values.items() if k != "node"}
         )
+        with self.store.write() as conn:
+            conn.execute(stmt)
+
+    def save_probe(
+        self, node: str, *, probed_at: float, remote_backlog: int, remote_health: dict[str, Any]
+    ) -> None:
+        """Record a successful remote probe of ``node`` (Unix s; shards waiting in its
+        incoming; the JSON-ready figures), leaving its sync health as it is."""
+        if remote_backlog < 0:
+            raise ManifestError(f"remote backlog of node {node} must be >= 0, got {remote_backlog}")
+        probe = {
+            "probed_at": probed_at,
+            "remote_backlog": remote_backlog,
+            "remote_health": remote_health,
+        }
+        fresh = NodeHealth(node)
+        stmt = self._insert(_NODES).values(
+            node=node,
+            consecutive_failures=fresh.consecutive_failures,
+            breaker_state=fresh.breaker_state,
+            backlog=fresh.backlog,
+            quarantined=fresh.quarantined,
+            **probe,
+        )
+        stmt = stmt.on_conflict_do_update(index_elements=["node"], set_=probe)
         with self.store.write() as conn:
             conn.execute(stmt)

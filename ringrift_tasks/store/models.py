@@ -212,7 +212,8 @@ class SyncShardRow(Base):
 
 
 class SyncNodeRow(Base):
-    """Sync health of one node: last attempt/success, circuit breaker, backlog, quarantine."""
+    """Sync health of one node: last attempt/success, circuit breaker, backlog, quarantine,
+    and the last remote probe."""
 
     __tablename__ = "sync_nodes"
 
@@ -226,6 +227,11 @@ class SyncNodeRow(Base):
     breaker_opened_at: Mapped[float | None] = mapped_column(Double)
     backlog: Mapped[int] = mapped_column(Integer)
     quarantined: Mapped[int] = mapped_column(Integer)
+    # The last successful remote probe (remote_health.py): when, sealed shards waiting in
+    # the node's incoming, and its figures (RemoteHealth.to_json()).
+    probed_at: Mapped[float | None] = mapped_column(Double)
+    remote_backlog: Mapped[int | None] = mapped_column(Integer)
+    remote_health: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (
         CheckConstraint(

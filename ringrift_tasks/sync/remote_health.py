@@ -13,6 +13,11 @@ back to what SFTP alone tells, with the reason kept in ``status_error``:
 
 The backlog -- sealed shards waiting in the node's ``shards/incoming`` -- is always
 counted from the listing, and the node's ``models/best.json`` says which models it runs.
+
+:func:`probe_nodes` probes every node its circuit breaker admits and keeps the result in
+the node's health row (``SyncManifest.save_probe``): the RingRift page shows it and the
+backpressure sensor counts the shards waiting there. :func:`probe_cluster` does the same
+with the loop config's inventory and settings; :func:`health_line` is one node's log line.
 """
 
 from __future__ import annotations
@@ -34,11 +39,16 @@ from ringrift_tasks.sync.nodepass import CredentialSource, NodeOutcome, run_on_n
 from ringrift_tasks.sync.transport import NodeConnection, SshSettings
 
 if TYPE_CHECKING:
+    from ringrift_tasks.config import RingriftConfig
     from ringrift_tasks.store.db import Store
+    from ringrift_tasks.store.manifest import NodeHealth
 
 DEFAULT_STATUS_COMMAND = "ringrift status --json"
 GIB = float(1 << 30)
 _SEALED_SHARD = re.compile(r"^[0-9a-f]{64}\.shard$")
+# The health DAG probes every node within its 5 minutes: a node whose status command hangs
+# falls back to SFTP after this long (seconds).
+CLUSTER_STATUS_TIMEOUT_S = 60.0
 # The status JSON is small; anything much larger is not what we asked for.
 _MAX_STATUS_BYTES = 4 << 20
 
@@ -208,10 +218,16 @@ def probe_nodes(
     clock: Callable[[], float] = time.time,
 ) -> dict[str, NodeOutcome[RemoteHealth]]:
     """:func:`node_health` of every node (or those named) its breaker admits; the
-    reachability and breaker outcome are recorded in the node's sync health row."""
+    reachability and breaker outcome are recorded in the node's sync health row, and a
+    node that answered gets its figures saved there too (``SyncManifest.save_probe``).
+    A node that could not be probed keeps its last figures: ``probed_at`` says how old."""
 
     def work(conn: NodeConnection) -> RemoteHealth:
-        return node_health(conn, status_command=status_command, timeout_s=timeout_s)
+        h = node_health(conn, status_command=status_command, timeout_s=timeout_s)
+        store.manifest.save_probe(
+            h.node, probed_at=clock(), remote_backlog=h.backlog, remote_health=h.to_json()
+        )
+        return h
 
     return run_on_nodes(
         store,
@@ -229,3 +245,126 @@ def probe_nodes(
 def node_backlog(outcomes: dict[str, NodeOutcome[RemoteHealth]]) -> dict[str, int]:
     """Sealed shards waiting on each probed node (for the backpressure sensor)."""
     return {n: o.result.backlog for n, o in outcomes.items() if o.result is not None}
+
+
+@dataclass(frozen=True)
+class ClusterHealth:
+    """One probe of the cluster: each node's outcome and its health row after it."""
+
+    outcomes: dict[str, NodeOutcome[RemoteHealth]]
+    stored: dict[str, NodeHealth]
+
+    def lines(self) -> list[str]:
+        """One log line per node (:func:`health_line`), or one saying there is none."""
+        if not self.outcomes:
+            return ["no worker nodes in the inventory (sync.hosts_file): nothing to probe"]
+        return [health_line(o, self.stored[n]) for n, o in self.outcomes.items()]
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready figures per node (for the task's XCom): reachable (None: not tried),
+        the error or the reason it was skipped, breaker, shards waiting, the figures."""
+        out: dict[str, Any] = {}
+        for n, o in self.outcomes.items():
+            out[n] = {
+                "reachable": None if o.skipped else self.stored[n].reachable,
+                "skipped": o.reason if o.skipped else None,
+                "error": o.error,
+                "breaker": o.breaker,
+                "remote_backlog": None if o.result is None else o.result.backlog,
+                "health": None if o.result is None else o.result.to_json(),
+            }
+        return out
+
+
+def probe_cluster(
+    cfg: RingriftConfig,
+    store: Store,
+    credentials: CredentialSource | None = None,
+    *,
+    nodes: list[str] | None = None,
+    inventory: Inventory | None = None,
+    status_command: str | None = DEFAULT_STATUS_COMMAND,
+) -> ClusterHealth:
+    """:func:`probe_nodes` over the config's inventory (``sync.hosts_file``) with its SSH
+    settings and breaker policy; ``credentials`` default to the environment / ssh-agent.
+    No nodes: an empty report. ``KeyError`` for a node the inventory does not know."""
+    from ringrift_tasks.sync.games import GamesSyncSettings, inventory_from_config
+    from ringrift_tasks.sync.transport import credentials_from_env
+
+    inv = inventory_from_config(cfg) if inventory is None else inventory
+    settings = GamesSyncSettings.from_config(cfg)
+    outcomes = probe_nodes(
+        store,
+        inv,
+        credentials=credentials if credentials is not None else credentials_from_env(),
+        ssh=settings.ssh,
+        policy=settings.breaker,
+        nodes=nodes,
+        status_command=status_command,
+        timeout_s=CLUSTER_STATUS_TIMEOUT_S,
+    )
+    return ClusterHealth(outcomes, {n: store.manifest.health(n) for n in outcomes})
+
+
+def _utc(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t))
+
+
+def _pct(value: Any) -> str:
+    return "?" if value is None else f"{float(value):.0f}%"
+
+
+def gpu_summary(gpus: list[dict[str, Any]] | None) -> str:
+    """``GPU`` part of a health line: each GPU's memory in use, ``none`` or ``unknown``."""
+    if gpus is None:
+        return "GPU unknown"
+    if not gpus:
+        return "GPU none"
+    return "GPU " + ", ".join(
+        f"{g.get('index', '?')} {g.get('name', '?')} mem {_pct(g.get('used_pct'))}" for g in gpus
+    )
+
+
+def figures_line(figures: dict[str, Any]) -> str:
+    """Disk, memory, load and GPUs of a stored probe (``RemoteHealth.to_json()``), one line."""
+    free = figures.get("disk_free_gb")
+    disk = f"disk {_pct(figures.get('disk_used_pct'))} used"
+    if free is not None:
+        disk += f" ({float(free):.1f} GiB free)"
+    load = figures.get("load_1m")
+    return ", ".join(
+        (
+            disk,
+            f"memory {_pct(figures.get('memory_used_pct'))}",
+            f"load {'?' if load is None else f'{float(load):.2f}'}",
+            gpu_summary(figures.get("gpus")),
+        )
+    )
+
+
+def health_line(outcome: NodeOutcome[RemoteHealth], stored: NodeHealth) -> str:
+    """One node's line for the cluster-health log: reachable or not (with the error), its
+    figures, the shards waiting on it, its breaker. ``stored``: its health row after the
+    probe (failures in a row; the last figures of a node that did not answer)."""
+    breaker = f"breaker {outcome.breaker}"
+    if stored.consecutive_failures:
+        breaker += f" ({stored.consecutive_failures} failure(s) in a row)"
+    h = outcome.result
+    if h is not None:
+        via = "" if h.status_error is None else f" [sftp only: {h.status_error}]"
+        return (
+            f"{outcome.node}: reachable, {figures_line(h.to_json())}, "
+            f"remote backlog {h.backlog} shard(s), {breaker}{via}"
+        )
+    if outcome.skipped:
+        head = f"{outcome.node}: not probed, {outcome.reason}"
+    else:
+        head = f"{outcome.node}: UNREACHABLE ({outcome.error})"
+    last = (
+        "never probed"
+        if stored.probed_at is None
+        else f"last probe at {_utc(stored.probed_at)}: "
+        f"{figures_line(stored.remote_health or {})}, "
+        f"remote backlog {stored.remote_backlog} shard(s)"
+    )
+    return f"{head}, {breaker}; {last}"

@@ -31,7 +31,7 @@ EXPECTED_TASKS = {
         "push_to_nodes",
     },
     "ringrift_elo_tournament": {"wait_for_resources", "elo_tournament", "trend_artifacts"},
-    "ringrift_cluster_health": {"local_node"},
+    "ringrift_cluster_health": {"local_node", "worker_nodes"},
     "ringrift_maintenance": {
         "prune_models",
         "optimize_store",

@@ -47,3 +47,29 @@ def test_backpressure_sensor_holds_selfplay_over_the_shard_limit(loop_home: Path
     assert sensor.poke({}) is False
     with pytest.raises(ValueError, match="max_unmerged"):
         BackpressureSensor(task_id="bad", max_unmerged=-1)
+
+
+def test_backpressure_sensor_holds_selfplay_while_shards_wait_on_the_nodes(
+    loop_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    from ringrift_airflow.sensors import BackpressureSensor
+
+    from ringrift_tasks.store import open_store
+
+    hosts = tmp_path / "hosts.yaml"
+    hosts.write_text("nodes:\n  - {name: gpu-1, host: 127.0.0.1, data_dir: /srv/ringrift}\n")
+    monkeypatch.setenv("RINGRIFT__SYNC__HOSTS_FILE", str(hosts))
+    monkeypatch.setenv("RINGRIFT__SYNC__MAX_NODE_BACKLOG", "4")
+    sensor = BackpressureSensor(task_id="hold", max_unmerged=50)
+    assert sensor.poke({}) is True
+    with open_store(load_config().store_url) as store:
+        # The last health probe saw five sealed shards waiting in the node's incoming.
+        store.manifest.save_probe("gpu-1", probed_at=1.0, remote_backlog=5, remote_health={})
+    assert sensor.poke({}) is False
+    out = capfd.readouterr()
+    assert (
+        "holding self-play: 5 shards waiting on the nodes > limit 4 (gpu-1 5)" in out.out + out.err
+    )

@@ -117,6 +117,46 @@ def test_json_snapshot_agrees_with_the_store(
     assert "circuit breaker open" in worker["reason"] and "timed out" in worker["reason"]
 
 
+def test_node_table_shows_the_last_remote_probe(
+    client: TestClient, cfg: RingriftConfig, history: History
+) -> None:
+    figures = {
+        "node": "gpu-node-1",
+        "via": "status",
+        "backlog": 6,
+        "disk_free_gb": 120.5,
+        "disk_used_pct": 62.0,
+        "memory_used_pct": 91.0,
+        "load_1m": 3.25,
+        "gpus": [{"index": 0, "name": "NVIDIA H100", "used_pct": 40.0}],
+        "level": "warning",
+        "reason": "memory 91% used",
+    }
+    with open_store(cfg.store_url) as store:
+        store.manifest.save_probe(
+            "gpu-node-1", probed_at=1_767_225_600.0, remote_backlog=6, remote_health=figures
+        )
+
+    html = client.get("/").text
+    nodes = re.search(r'<table class="nodes">(.*?)</table>', html, re.S)
+    assert nodes
+    row = re.search(r"<tr><td><code>gpu-node-1</code>.*?</tr>", nodes.group(1), re.S)
+    assert row
+    assert "probed 2026-01-01 00:00 UTC: disk 62% used (120.5 GiB free), memory 91%, " in (
+        row.group(0)
+    )
+    assert "load 3.25, GPU 0 NVIDIA H100 mem 40%" in row.group(0)
+    assert "6 shard(s) waiting on the node" in row.group(0)
+    # The node's own verdict is worse than its sync's: the row shows it.
+    assert '<span class="badge warn">warning</span>' in row.group(0)
+    assert "node reports warning: memory 91% used" in row.group(0)
+    body = client.get("/api/dashboard").json()
+    healthy = next(n for n in body["nodes"] if n["node"] == "gpu-node-1")
+    assert healthy["level"] == "warning"
+    worker = next(n for n in body["nodes"] if n["node"] == WORKER)
+    assert worker["checks"]["remote"] == "not probed yet (ringrift_cluster_health)"
+
+
 def test_trend_plot_is_served_for_known_configs_only(
     client: TestClient, cfg: RingriftConfig, history: History
 ) -> None:

@@ -14,7 +14,7 @@ from ringrift_tasks.store import Store, StoreError, migrate, open_store
 from ringrift_tasks.store.models import Base
 
 # The newest revision in ringrift_tasks/store/migrations/versions/.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 
 def test_the_migrated_schema_matches_the_orm_models(store: Store) -> None:

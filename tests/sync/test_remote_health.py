@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from ringrift_tasks.store import Store
+from ringrift_tasks.config import load_config
+from ringrift_tasks.store import NodeHealth, Store
 from ringrift_tasks.sync.breaker import BreakerPolicy
-from ringrift_tasks.sync.remote_health import node_backlog, probe_nodes
+from ringrift_tasks.sync.hosts import Inventory
+from ringrift_tasks.sync.remote_health import node_backlog, probe_cluster, probe_nodes
 from ringrift_tasks.sync.transport import SshSettings
 from tests.sync.conftest import Shard, credentials, inventory, offer
 from tests.sync.sshd import SshCluster
@@ -76,3 +79,86 @@ def test_an_unreachable_node_counts_against_its_breaker(cluster: SshCluster, sto
     assert outcomes["node-a"].error is not None  # type: ignore[index]
     health = store.manifest.health("node-a")
     assert (health.reachable, health.consecutive_failures) == (False, 1)
+
+
+def test_a_probe_stores_what_it_read_and_a_node_that_goes_down_keeps_its_last_figures(
+    cluster: SshCluster, store: Store, shards: list[Shard], tmp_path: Path
+) -> None:
+    up, down = cluster.add("node-up"), cluster.add("node-down")
+    offer(up, *shards[:1])
+    offer(down, *shards[1:4])
+    cfg = load_config(
+        env={
+            "RINGRIFT_HOME": str(tmp_path / "home"),
+            "RINGRIFT__SYNC__KNOWN_HOSTS": str(cluster.known_hosts),
+            "RINGRIFT__SYNC__CONNECT_TIMEOUT_S": "5",
+        }
+    )
+
+    first = probe_cluster(
+        cfg, store, credentials(cluster), inventory=inventory(cluster), status_command=None
+    )
+
+    up_line, down_line = first.lines()
+    assert up_line.startswith("node-up: reachable, disk ")
+    assert " memory " in up_line and "GPU unknown" in up_line  # no status command: no GPUs
+    assert up_line.endswith("remote backlog 1 shard(s), breaker closed")
+    assert down_line.startswith("node-down: reachable, ")
+    assert down_line.endswith("remote backlog 3 shard(s), breaker closed")
+    was = store.manifest.health("node-down")
+    assert (was.remote_backlog, was.reachable) == (3, True) and was.probed_at is not None
+    assert was.remote_health == first.outcomes["node-down"].result.to_json()  # type: ignore[union-attr]
+    assert was.remote_health["disk_used_pct"] is not None  # type: ignore[index]
+
+    down.stop()
+    second = probe_cluster(
+        cfg, store, credentials(cluster), inventory=inventory(cluster), status_command=None
+    )
+
+    assert store.manifest.health("node-up").remote_backlog == 1
+    now = store.manifest.health("node-down")
+    assert (now.reachable, now.consecutive_failures) == (False, 1)
+    assert now.last_error is not None
+    # The figures stay those of the last probe that got through, with its time.
+    assert (now.probed_at, now.remote_backlog, now.remote_health) == (
+        was.probed_at,
+        3,
+        was.remote_health,
+    )
+    line = second.lines()[1]
+    assert line.startswith("node-down: UNREACHABLE (")
+    assert "breaker closed (1 failure(s) in a row); last probe at " in line
+    assert line.endswith("remote backlog 3 shard(s)")
+    summary = second.summary()
+    assert summary["node-down"]["reachable"] is False and summary["node-down"]["error"]
+    assert summary["node-up"]["remote_backlog"] == 1
+
+
+def test_a_node_whose_breaker_is_open_is_reported_not_probed(
+    cluster: SshCluster, store: Store, tmp_path: Path
+) -> None:
+    cluster.add("node-a")
+    store.manifest.save_health(
+        NodeHealth(
+            "node-a", consecutive_failures=3, breaker_state="open", breaker_opened_at=time.time()
+        )
+    )
+    cfg = load_config(env={"RINGRIFT_HOME": str(tmp_path / "home")})
+
+    report = probe_cluster(cfg, store, credentials(cluster), inventory=inventory(cluster))
+
+    assert report.outcomes["node-a"].skipped
+    assert report.lines()[0].startswith(
+        "node-a: not probed, circuit breaker of node node-a is open"
+    )
+    assert report.lines()[0].endswith("; never probed")
+    assert store.manifest.health("node-a").probed_at is None
+
+
+def test_no_nodes_is_reported_as_such(store: Store, tmp_path: Path) -> None:
+    cfg = load_config(env={"RINGRIFT_HOME": str(tmp_path / "home")})
+    report = probe_cluster(cfg, store, inventory=Inventory())
+    assert report.outcomes == {} and report.summary() == {}
+    assert report.lines() == [
+        "no worker nodes in the inventory (sync.hosts_file): nothing to probe"
+    ]
