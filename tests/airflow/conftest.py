@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -36,6 +37,9 @@ AIRFLOW_ENV = {
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+    # Set here, not left to the airflow.cfg that `airflow db migrate` generates: a test
+    # module importing Airflow before that file exists would otherwise run with no secret.
+    "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
 }
 os.environ.update(AIRFLOW_ENV)
 if str(PLUGINS) not in sys.path:
