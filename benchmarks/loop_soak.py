@@ -88,7 +88,7 @@ SOAK_OVERRIDES: dict[str, str] = {
     # The fixed ladder of the issue: random pinned at 400, heuristic, mcts_100 (no mcts_500,
     # too slow for 2 cores); few games so a tournament takes minutes, not an hour.
     "RINGRIFT__TOURNAMENT__BASELINES": ",".join(BASELINES),
-    "RINGRIFT__TOURNAMENT__GAMES": "12",
+    "RINGRIFT__TOURNAMENT__GAMES": "8",
     "RINGRIFT__SHADOW__GAMES_PER_CONFIG": "6",
     # A gate decides within a few dozen games; promotions may follow each other sooner.
     "RINGRIFT__PROMOTION__MAX_GAMES": "40",
