@@ -27,6 +27,7 @@ from ringrift_airflow.loop import (
     logical_time,
     loop_config,
     open_loop_store,
+    parse_time_cron,
     require_local_tasks,
     spawnable_main,
 )
@@ -36,7 +37,7 @@ from ringrift_airflow.sensors import ResourceSensor
 @dag(
     dag_id="ringrift_elo_tournament",
     doc_md=__doc__,
-    schedule="0 * * * *",
+    schedule=parse_time_cron("tournament", "0 * * * *"),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=2,

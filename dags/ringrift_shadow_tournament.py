@@ -21,6 +21,7 @@ from ringrift_airflow.loop import (
     logical_time,
     loop_config,
     open_loop_store,
+    parse_time_cron,
     require_local_tasks,
     spawnable_main,
 )
@@ -30,7 +31,7 @@ from ringrift_airflow.sensors import ResourceSensor
 @dag(
     dag_id="ringrift_shadow_tournament",
     doc_md=__doc__,
-    schedule="*/15 * * * *",
+    schedule=parse_time_cron("shadow", "*/15 * * * *"),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,

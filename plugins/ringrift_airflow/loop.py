@@ -67,6 +67,17 @@ def parse_time_configs() -> list[str]:
         return list(CONFIG_NAMES)
 
 
+def parse_time_cron(section: str, default: str) -> str:
+    """The cron of a tournament DAG (``shadow`` or ``tournament`` section of the loop
+    config), read when the DAG is parsed; ``default`` when the config cannot be read (the
+    tasks then report the config error)."""
+    try:
+        return str(getattr(load_config(), section).cron)
+    except Exception as exc:  # ConfigError; tasks raise it properly at run time
+        log.warning("loop config unreadable at parse time (%s); %s cron %s", exc, section, default)
+        return default
+
+
 def loop_config() -> RingriftConfig:
     """The loop config, read now (a ConfigError fails the task with its message)."""
     return load_config()

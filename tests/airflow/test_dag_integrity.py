@@ -119,6 +119,19 @@ def test_schedules(dagbag: Any) -> None:
     assert tt("ringrift_elo_tournament").timezone.name in ("UTC", str(UTC))
 
 
+def test_tournament_crons_come_from_the_loop_config(
+    airflow_setup: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("RINGRIFT__SHADOW__CRON", "*/5 * * * *")
+    monkeypatch.setenv("RINGRIFT__TOURNAMENT__CRON", "30 */2 * * *")
+    bag = DagBag(str(DAGS))
+    assert not bag.import_errors, bag.import_errors
+    assert bag.get_dag("ringrift_shadow_tournament").timetable.expression == "*/5 * * * *"
+    assert bag.get_dag("ringrift_elo_tournament").timetable.expression == "30 */2 * * *"
+
+
 def _uris(condition: Any) -> set[str]:
     return {a.uri for a in condition.objects}
 
