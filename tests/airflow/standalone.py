@@ -259,10 +259,26 @@ def running_standalone(
     )
     assert setup.returncode == 0, f"airflow_setup.sh failed:\n{setup.stdout}\n{setup.stderr}"
 
-    output = tmp_path / "standalone.log"
+    with launched(
+        [str(VENV_BIN / "airflow"), "standalone"],
+        env,
+        airflow_home,
+        port,
+        tmp_path / "standalone.log",
+    ) as server:
+        yield server
+
+
+@contextmanager
+def launched(
+    argv: list[str], env: dict[str, str], airflow_home: Path, port: int, output: Path
+) -> Iterator[Standalone]:
+    """Start ``argv`` (an ``airflow standalone``, directly or through a script) in its own
+    session with its output in ``output``; on exit stop it and everything naming
+    ``airflow_home``, failing if a process is left behind."""
     with output.open("wb") as out:
         proc = subprocess.Popen(
-            [str(VENV_BIN / "airflow"), "standalone"],
+            argv,
             env=env,
             cwd=REPO,
             stdin=subprocess.DEVNULL,
@@ -280,4 +296,4 @@ def running_standalone(
         left = processes_naming(str(airflow_home))
         assert not left, f"processes left behind: {left}"
         if killed:
-            print(f"killed after standalone's shutdown: {killed}")
+            print(f"killed after {argv[-1]}'s shutdown: {killed}")

@@ -36,10 +36,10 @@ from tests.airflow.standalone import (
     VENV_BIN,
     Standalone,
     free_port,
+    launched,
     login,
     poll,
     processes_naming,
-    stop_standalone,
     wait_healthy,
 )
 
@@ -99,28 +99,10 @@ def loop(tmp_path: Path) -> Iterator[Standalone]:
     loop_home = tmp_path / "ringrift"
     port = free_port()
     env = new_user_env(airflow_home, loop_home, port)
-    output = tmp_path / "loop.log"
-    with output.open("wb") as out:
-        proc = subprocess.Popen(
-            ["bash", "scripts/loop.sh"],
-            env=env,
-            cwd=REPO,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = Standalone(proc, env, airflow_home, f"http://127.0.0.1:{port}", output)
-    try:
+    with launched(
+        ["bash", "scripts/loop.sh"], env, airflow_home, port, tmp_path / "loop.log"
+    ) as server:
         yield server
-    finally:
-        if server.client is not None:
-            server.client.close()
-        killed = stop_standalone(proc, str(airflow_home))
-        left = processes_naming(str(airflow_home))
-        assert not left, f"processes left behind: {left}"
-        if killed:
-            print(f"killed after the loop's shutdown: {killed}")
 
 
 def _banner(server: Standalone) -> str:
