@@ -40,14 +40,15 @@ def test_selfplay_shard_is_merged_by_data_sync_which_emits_the_games_asset(
     assert f"-> workers {play['workers']} (first round;" in play["concurrency"]
     cfg = load_config()
     assert (cfg.paths.state / "selfplay_concurrency_cpu.json").is_file()
+    # Each worker seals its own shard: how many depends on how busy the machine was.
     shards = list_sealed_shards(cfg.paths.shards_incoming)
-    assert len(shards) == 1
+    assert len(shards) == min(play["workers"], 3) >= 1
 
     synced = _run(dagbag, "ringrift_data_sync")
     assert str(synced.state) == "success", task_states(synced)
     assert xcom_value(synced, "collect")["added_per_config"] == {"square8_2p": 3}
     assert list_sealed_shards(cfg.paths.shards_incoming) == []
-    assert len(list_sealed_shards(cfg.paths.shards_merged)) == 1
+    assert len(list_sealed_shards(cfg.paths.shards_merged)) == len(shards)
     with open_store(cfg.store_url) as store:
         assert store.pool.count("square8_2p") == 3
     assert asset_events(synced) == [("ringrift://games/square8_2p", {"games": 3})]
