@@ -9,8 +9,9 @@ Runs the code the `cuda` queue runs, in a throwaway RINGRIFT_HOME:
    the loop's own network tower) once per batch size: samples/s over the steps after the
    first (the first pays for allocation and kernel selection), GPU utilisation meanwhile.
 3. **NN self-play, the DAG's path** (``play_neural``: ``run_selfplay`` with the spec
-   ``mcts:model=<model>,sims=<n>`` the plan gives it, each worker process searching one game
-   at a time) once per worker count: games/s, moves/s, GPU utilisation.
+   ``mcts:model=<model>,sims=<n>`` the plan gives it, each worker process playing
+   ``selfplay.parallel_games`` games at once) once per worker count: games/s, moves/s, GPU
+   utilisation.
 4. **NN self-play, batched** (``selfplay.batched_play.play_games_batched``: the same
    search on every seat, all games' leaves in one evaluator call) once per number of
    parallel games: moves/s, network positions/s, GPU utilisation.
@@ -98,7 +99,7 @@ FULL = Sweep(
     train_batches=(64, 128, 256, 512, 1024, 2048, 4096),
     train_steps=40,
     selfplay_workers=(1, 2, 4, 8),
-    selfplay_games_per_worker=2,
+    selfplay_games_per_worker=32,  # two chunks of selfplay.parallel_games (16)
     parallel_games=(16, 32, 64, 128, 256, 512, 1024),
     sims=64,  # the simulations plan_selfplay gives the best model's agent
     max_moves=16,
@@ -109,7 +110,7 @@ QUICK = Sweep(
     train_batches=(32, 64),
     train_steps=4,
     selfplay_workers=(1,),
-    selfplay_games_per_worker=1,
+    selfplay_games_per_worker=2,
     parallel_games=(4, 8),
     sims=4,
     max_moves=6,
@@ -282,7 +283,8 @@ def _tower(model_path: Path) -> str:
 def bench_selfplay_workers(
     cfg: RingriftConfig, config: str, model_path: Path, sweep: Sweep, machine: Machine
 ) -> list[dict[str, Any]]:
-    """The `play_neural` task's path: worker processes, one game at a time each."""
+    """The `play_neural` task's path: worker processes, ``selfplay.parallel_games`` games at
+    a time each."""
     rows: list[dict[str, Any]] = []
     spec = f"mcts:model={model_path},sims={sweep.sims}"
     out = cfg.home / "bench-selfplay"
@@ -300,12 +302,15 @@ def bench_selfplay_workers(
             games_per_shard=cfg.selfplay.games_per_shard,
             temperature=TemperatureSchedule.from_settings(cfg.selfplay),
             max_steps=sweep.max_moves,
+            parallel_games=cfg.selfplay.parallel_games,
+            torch_threads=cfg.resources.worker_torch_threads,
         )
         util, _, why = meter.stop()
         elapsed = max(report.elapsed_s, 1e-9)
         rows.append(
             {
                 "workers": workers,
+                "parallel_games": cfg.selfplay.parallel_games,
                 "games": report.games,
                 "moves": report.moves,
                 "sims": sweep.sims,

@@ -213,7 +213,8 @@ class CurriculumConfig(_Section):
 
 
 class ResourceLimits(_Section):
-    """Thresholds of the resource guard: at or above ``*_critical_pct`` work must not start."""
+    """Thresholds of the resource guard (at or above ``*_critical_pct`` work must not start),
+    and how worker processes share the CPU."""
 
     disk_warning_pct: float = Field(65.0, gt=0.0, le=100.0)
     disk_critical_pct: float = Field(70.0, gt=0.0, le=100.0)
@@ -224,6 +225,9 @@ class ResourceLimits(_Section):
     gpu_memory_warning_pct: float = Field(70.0, gt=0.0, le=100.0)
     gpu_memory_critical_pct: float = Field(80.0, gt=0.0, le=100.0)
     load_critical_factor: float = Field(1.5, gt=0.0)
+    # torch intra-op threads of each self-play and match worker process: the workers are the
+    # parallelism (workers.limit_torch_threads says why more threads per worker hurt).
+    worker_torch_threads: int = Field(1, ge=1)
 
     @model_validator(mode="after")
     def _warning_below_critical(self) -> ResourceLimits:
@@ -247,6 +251,9 @@ class SelfplayConfig(_Section):
     agent: Literal["heuristic", "best"] = "best"
     # Search simulations per move of the best model in self-play.
     model_sims: int = Field(64, ge=1)
+    # Games one worker plays at once when every seat is the same neural search agent: their
+    # searches share each network call (selfplay/batched_play.py); the games are the same.
+    parallel_games: int = Field(16, ge=1)
     # Games of one scheduled round (every 10 minutes), shared over the enabled configs.
     games_per_round: int = Field(40, ge=1)
     temperature_moves: int = Field(30, ge=0)

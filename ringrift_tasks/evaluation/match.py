@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from ringrift_tasks.ai.agent import Agent, agent_from_spec
 from ringrift_tasks.records.game_record import GameRecord
 from ringrift_tasks.rules.state import GameConfig
-from ringrift_tasks.workers import exit_with_parent
+from ringrift_tasks.workers import exit_with_parent, limit_torch_threads
 
 if TYPE_CHECKING:
     from ringrift_tasks.config import ResourceLimits
@@ -215,6 +215,7 @@ class MatchJob:
     guard: Guard | None = None
     pause_poll_s: float = 10.0
     pause_timeout_s: float = 600.0
+    torch_threads: int = 1
 
 
 class MatchWorker:
@@ -318,6 +319,7 @@ class MatchWorker:
 def _worker_main(job: MatchJob, events: Any) -> None:
     """Process entry point: run the job, report a failure as an ``error`` event."""
     exit_with_parent()
+    limit_torch_threads(job.torch_threads)
     try:
         MatchWorker(job).run(events.put)
     except BaseException as exc:
@@ -369,6 +371,7 @@ def run_matches(
     start_method: str | None = "spawn",
     pause_poll_s: float = 10.0,
     pause_timeout_s: float = 600.0,
+    torch_threads: int = 1,
 ) -> MatchReport:
     """Play the ``matches`` not yet in the Elo log, in ``workers`` processes.
 
@@ -379,7 +382,8 @@ def run_matches(
     ``guard`` (picklable, e.g. ``ResourceWait``) is asked before every game; ``progress``
     runs here once per ``MatchEvent``. ``source`` names this node in the game records
     (default: the host name). A worker that fails or dies is reported in ``failed``; what
-    every worker stored before stays stored.
+    every worker stored before stays stored. Each worker process gives torch
+    ``torch_threads`` threads (``workers.limit_torch_threads``).
     """
     ids = [m.match_id for m in matches]
     if len(set(ids)) != len(ids):
@@ -413,7 +417,17 @@ def run_matches(
 
     n = max(1, min(workers, len(pending)))
     jobs = [
-        MatchJob(store_url, pending[w::n], node, max_steps, w, guard, pause_poll_s, pause_timeout_s)
+        MatchJob(
+            store_url,
+            pending[w::n],
+            node,
+            max_steps,
+            w,
+            guard,
+            pause_poll_s,
+            pause_timeout_s,
+            torch_threads,
+        )
         for w in range(n)
     ]
     ctx = mp.get_context(start_method)

@@ -220,6 +220,7 @@ def run_promotion_gate(
                 guard=ResourceWait(cfg.resources, cfg.home) if opts.resource_guard else None,
                 progress=opts.progress,
                 start_method=opts.start_method,
+                torch_threads=cfg.resources.worker_torch_threads,
             )
             result.reports.append(report)
             decision = look()

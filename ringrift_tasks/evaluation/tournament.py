@@ -208,6 +208,7 @@ def _play(
             guard=ResourceWait(cfg.resources, cfg.home) if opts.resource_guard else None,
             progress=opts.progress,
             start_method=opts.start_method,
+            torch_threads=cfg.resources.worker_torch_threads,
         )
     result.ratings = _ratings(cfg, store, result.config)
     return result

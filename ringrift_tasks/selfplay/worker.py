@@ -1,12 +1,24 @@
 """Self-play workers: processes that play games and hand them over as sealed shards.
 
 ``run_selfplay`` starts one process per worker. Game ``i`` of a run (``0 <= i < games``)
-is played with the seed ``game_seed(seed, i)`` by worker ``i % workers``, so a run's games
-depend on its seed and game count only, never on how many workers played them. A worker
-buffers finished games and writes them as one sealed shard (``records.shard.write_shard``:
-temporary name, fsync, content-hash rename) every ``games_per_shard`` games and at the
-end. Killing a worker at any moment loses at most its unsealed games; it never leaves a
-half shard under a sealed name.
+is played with the seed ``game_seed(seed, i)``. The games are cut into chunks of
+``parallel_games`` consecutive indices, dealt to the workers in turn (``assign_games``), so a
+run's games depend on its seed, game count and chunk size only, never on how many workers
+played them: a retried task replays the same games whatever its worker count.
+
+Where every seat plays the same search agent (the best model in the loop's self-play), a
+worker plays a whole chunk at once (``batched_play.play_games_batched``): the chunk's
+searches share each network call, which is what keeps a GPU busy and, on a CPU, plays about
+3x the games per second. It is the same search as playing the games one by one with one
+agent object on every seat (as workers do: seats of one spec share the agent, reset before
+each game); only a network's floating-point results may differ in the last bits between
+batch sizes. Other agents (the heuristic, mixed seats) play one game at a time.
+
+A worker buffers finished games and writes them as one sealed shard
+(``records.shard.write_shard``: temporary name, fsync, content-hash rename) every
+``games_per_shard`` games and at the end. Killing a worker at any moment loses at most its
+unsealed games; it never leaves a half shard under a sealed name. Each worker process gives
+torch ``torch_threads`` threads (``workers.limit_torch_threads``).
 
 Between games a worker asks its ``guard`` (``() -> reason | None``) whether it should
 pause. On a reason it first seals what it has, then re-asks every ``pause_poll_s`` seconds
@@ -32,12 +44,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ringrift_tasks.ai.agent import Agent, agent_from_spec
+from ringrift_tasks.ai.search_agent import SearchAgent
 from ringrift_tasks.records.game_record import GameRecord
 from ringrift_tasks.records.shard import write_shard
 from ringrift_tasks.rules.state import GameConfig
+from ringrift_tasks.selfplay.batched_play import play_games_batched
 from ringrift_tasks.selfplay.play import play_game
 from ringrift_tasks.selfplay.temperature import DEFAULT_SCHEDULE, TemperatureSchedule
-from ringrift_tasks.workers import exit_with_parent
+from ringrift_tasks.workers import exit_with_parent, limit_torch_threads
 
 if TYPE_CHECKING:
     from ringrift_tasks.config import ResourceLimits, RingriftConfig
@@ -54,6 +68,20 @@ class SelfPlayError(RuntimeError):
     def __init__(self, message: str, report: SelfPlayReport) -> None:
         super().__init__(message)
         self.report = report
+
+
+def assign_games(games: int, workers: int, parallel_games: int = 1) -> list[tuple[int, ...]]:
+    """The game indices of each of (at most) ``workers`` workers: chunks of
+    ``parallel_games`` consecutive indices dealt round-robin, no worker left empty. With
+    ``parallel_games=1`` worker ``w`` plays ``w, w + workers, ...``."""
+    if games < 0 or workers < 1 or parallel_games < 1:
+        raise ValueError(
+            f"assign_games: expected games >= 0, workers >= 1, parallel_games >= 1; got "
+            f"games={games}, workers={workers}, parallel_games={parallel_games}"
+        )
+    chunks = [range(i, min(i + parallel_games, games)) for i in range(0, games, parallel_games)]
+    used = max(1, min(workers, len(chunks)))
+    return [tuple(i for chunk in chunks[w::used] for i in chunk) for w in range(used)]
 
 
 def game_seed(base_seed: int, index: int) -> int:
@@ -111,14 +139,15 @@ class SelfPlayJob:
     """Everything one worker needs (picklable: it crosses into a spawned process).
 
     ``game_indices``: the run's game numbers this worker plays (seeds via ``game_seed``).
-    ``agent_specs``: one ``agent_from_spec`` string per seat.
+    ``agent_specs``: one ``agent_from_spec`` string per seat. ``parallel_games``: how many
+    of them to play at once when every seat is the same search agent.
     """
 
     config: str
     agent_specs: tuple[str, ...]
     out_dir: Path
     base_seed: int
-    game_indices: range
+    game_indices: Sequence[int]
     games_per_shard: int
     source: str
     worker: int = 0
@@ -127,6 +156,8 @@ class SelfPlayJob:
     guard: Guard | None = None
     pause_poll_s: float = 10.0
     pause_timeout_s: float = 600.0
+    parallel_games: int = 1
+    torch_threads: int = 1
 
 
 class SelfPlayWorker:
@@ -142,7 +173,18 @@ class SelfPlayWorker:
         if job.games_per_shard < 1:
             raise ValueError(f"games_per_shard must be >= 1, got {job.games_per_shard}")
         self.job = job
-        self.agents: list[Agent] = [agent_from_spec(spec) for spec in job.agent_specs]
+        by_spec = {spec: agent_from_spec(spec) for spec in job.agent_specs}
+        self.agents: list[Agent] = [by_spec[spec] for spec in job.agent_specs]
+
+    @property
+    def batched(self) -> bool:
+        """Whether the games are played ``parallel_games`` at a time (every seat the same
+        search agent, more than one game at once)."""
+        return (
+            self.job.parallel_games > 1
+            and len(set(self.job.agent_specs)) == 1
+            and isinstance(self.agents[0], SearchAgent)
+        )
 
     def run(self, emit: Callable[[SelfPlayEvent], None] = lambda ev: None) -> int:
         """Play every game of the job; returns the number played. Emits events as it goes."""
@@ -150,36 +192,64 @@ class SelfPlayWorker:
         pending: list[GameRecord] = []
         played = 0
         stopped = ""
-        for index in job.game_indices:
+        step = job.parallel_games if self.batched else 1
+        indices = list(job.game_indices)
+        for at in range(0, len(indices), step):
             if job.guard is not None:
                 stopped = self._wait_for_guard(pending, emit)
                 if stopped:
                     break
-            record = play_game(
+            for record in self._play(indices[at : at + step]):
+                pending.append(record)
+                played += 1
+                emit(
+                    SelfPlayEvent(
+                        "game",
+                        job.worker,
+                        games=1,
+                        moves=record.num_moves,
+                        termination=record.result.termination,
+                    )
+                )
+                if len(pending) >= job.games_per_shard:
+                    self._seal(pending, emit)
+        self._seal(pending, emit)
+        emit(SelfPlayEvent("done", job.worker, games=played, reason=stopped))
+        return played
+
+    def _play(self, indices: Sequence[int]) -> list[GameRecord]:
+        job = self.job
+        seeds = [game_seed(job.base_seed, i) for i in indices]
+        if len(seeds) > 1:
+            agent = self.agents[0]
+            assert isinstance(agent, SearchAgent)
+            return play_games_batched(
+                [(job.config, seed) for seed in seeds],
+                agent.evaluator,
+                agent.config,
+                agent_name=agent.name,
+                source=job.source,
+                kind="selfplay",
+                max_steps=job.max_steps,
+                temperature=job.temperature,
+                reuse_tree=agent.reuse_tree,
+            )
+        for agent in {id(a): a for a in self.agents}.values():
+            # A game must not start from the last one's kept search tree.
+            reset = getattr(agent, "reset", None)
+            if callable(reset):
+                reset()
+        return [
+            play_game(
                 job.config,
                 self.agents,
-                game_seed(job.base_seed, index),
+                seeds[0],
                 source=job.source,
                 kind="selfplay",
                 max_steps=job.max_steps,
                 temperature=job.temperature,
             )
-            pending.append(record)
-            played += 1
-            emit(
-                SelfPlayEvent(
-                    "game",
-                    job.worker,
-                    games=1,
-                    moves=record.num_moves,
-                    termination=record.result.termination,
-                )
-            )
-            if len(pending) >= job.games_per_shard:
-                self._seal(pending, emit)
-        self._seal(pending, emit)
-        emit(SelfPlayEvent("done", job.worker, games=played, reason=stopped))
-        return played
+        ]
 
     def _seal(self, pending: list[GameRecord], emit: Callable[[SelfPlayEvent], None]) -> None:
         if not pending:
@@ -214,6 +284,7 @@ class SelfPlayWorker:
 def worker_main(job: SelfPlayJob, events: Any) -> None:
     """Process entry point: run the job, report failures as an ``error`` event."""
     exit_with_parent()
+    limit_torch_threads(job.torch_threads)
     try:
         SelfPlayWorker(job).run(events.put)
     except BaseException as exc:
@@ -255,6 +326,8 @@ def run_selfplay(
     start_method: str = "spawn",
     pause_poll_s: float = 10.0,
     pause_timeout_s: float = 600.0,
+    parallel_games: int = 1,
+    torch_threads: int = 1,
 ) -> SelfPlayReport:
     """Play ``games`` games of ``config_name`` in ``workers`` processes into ``out_dir``.
 
@@ -265,18 +338,20 @@ def run_selfplay(
     with ``start_method`` ("spawn": safe beside threads and CUDA; a script calling this
     needs the usual ``if __name__ == "__main__":`` guard; "fork" starts faster). Raises
     ``SelfPlayError`` (with the report) if a worker failed or died; the shards that any
-    worker sealed before that stay valid.
+    worker sealed before that stay valid. ``parallel_games`` and ``torch_threads``: see the
+    module doc.
     """
     cfg = GameConfig.parse(config_name)
-    if games < 0 or workers < 1 or games_per_shard < 1:
+    if games < 0 or workers < 1 or games_per_shard < 1 or parallel_games < 1 or torch_threads < 1:
         raise ValueError(
-            f"run_selfplay: expected games >= 0, workers >= 1, games_per_shard >= 1; got "
-            f"games={games}, workers={workers}, games_per_shard={games_per_shard}"
+            f"run_selfplay: expected games >= 0, workers >= 1, games_per_shard >= 1, "
+            f"parallel_games >= 1, torch_threads >= 1; got games={games}, workers={workers}, "
+            f"games_per_shard={games_per_shard}, parallel_games={parallel_games}, "
+            f"torch_threads={torch_threads}"
         )
     specs = (agent_spec,) * cfg.num_players if isinstance(agent_spec, str) else tuple(agent_spec)
     for spec in set(specs):
         agent_from_spec(spec)  # fail here, with the spec named, not in every worker
-    workers = max(1, min(workers, games))
     node = source or socket.gethostname()
     jobs = [
         SelfPlayJob(
@@ -284,7 +359,7 @@ def run_selfplay(
             agent_specs=specs,
             out_dir=Path(out_dir),
             base_seed=seed,
-            game_indices=range(w, games, workers),
+            game_indices=indices,
             games_per_shard=games_per_shard,
             source=node,
             worker=w,
@@ -293,8 +368,10 @@ def run_selfplay(
             guard=guard,
             pause_poll_s=pause_poll_s,
             pause_timeout_s=pause_timeout_s,
+            parallel_games=parallel_games,
+            torch_threads=torch_threads,
         )
-        for w in range(workers)
+        for w, indices in enumerate(assign_games(games, workers, parallel_games))
     ]
     report = SelfPlayReport()
     start = time.monotonic()
@@ -364,8 +441,9 @@ def selfplay_from_config(
     progress: Callable[[SelfPlayEvent], None] | None = None,
     resource_guard: bool = True,
 ) -> SelfPlayReport:
-    """``run_selfplay`` with the loop config's settings: workers, games per shard and the
-    temperature schedule from ``cfg.selfplay``, shards into ``cfg.paths.shards_incoming``,
+    """``run_selfplay`` with the loop config's settings: workers, games per shard, parallel
+    games and the temperature schedule from ``cfg.selfplay``, torch threads per worker from
+    ``cfg.resources``, shards into ``cfg.paths.shards_incoming``,
     the ``ResourcePause`` guard on the data home (unless ``resource_guard=False``) and this
     host's name as source. ``seed`` defaults to the clock in nanoseconds (distinct runs,
     distinct games)."""
@@ -381,4 +459,6 @@ def selfplay_from_config(
         ResourcePause(cfg.resources, cfg.home) if resource_guard else None,
         progress,
         temperature=TemperatureSchedule.from_settings(sp),
+        parallel_games=sp.parallel_games,
+        torch_threads=cfg.resources.worker_torch_threads,
     )

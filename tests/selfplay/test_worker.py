@@ -20,6 +20,8 @@ from ringrift_tasks.selfplay.worker import (
     SelfPlayError,
     SelfPlayEvent,
     SelfPlayJob,
+    SelfPlayWorker,
+    assign_games,
     game_seed,
     run_selfplay,
     selfplay_from_config,
@@ -86,6 +88,80 @@ def test_the_games_depend_on_the_seed_not_on_the_worker_count(tmp_path: Path) ->
     ids_a = {r.game_id for r in sealed_records(tmp_path / "a")}
     ids_b = {r.game_id for r in sealed_records(tmp_path / "b")}
     assert ids_a == ids_b and len(ids_a) == 4
+
+
+def test_games_are_dealt_in_chunks_whatever_the_worker_count() -> None:
+    assert assign_games(7, 2) == [(0, 2, 4, 6), (1, 3, 5)]
+    assert assign_games(10, 2, 3) == [(0, 1, 2, 6, 7, 8), (3, 4, 5, 9)]
+    # More workers than chunks: no idle worker is started.
+    assert assign_games(5, 4, 4) == [(0, 1, 2, 3), (4,)]
+    assert assign_games(0, 3, 2) == [()]
+    for games, workers, parallel in [(17, 3, 4), (16, 2, 16), (9, 5, 1)]:
+        dealt = assign_games(games, workers, parallel)
+        assert sorted(i for w in dealt for i in w) == list(range(games))
+        # A chunk never straddles two workers, so a game's batch is fixed by (games, parallel).
+        for w in dealt:
+            chunks = {i // parallel for i in w}
+            assert all(
+                all(i in w for i in range(c * parallel, min(games, (c + 1) * parallel)))
+                for c in chunks
+            )
+    with pytest.raises(ValueError, match="parallel_games=0"):
+        assign_games(4, 1, 0)
+
+
+def test_only_one_search_agent_on_every_seat_plays_games_together(tmp_path: Path) -> None:
+    def worker(specs: tuple[str, ...], parallel: int) -> SelfPlayWorker:
+        return SelfPlayWorker(
+            SelfPlayJob(
+                "square8_2p", specs, tmp_path, 1, range(4), 10, "n", parallel_games=parallel
+            )
+        )
+
+    assert worker(("mcts:sims=4",) * 2, 4).batched
+    assert not worker(("mcts:sims=4",) * 2, 1).batched
+    assert not worker(("heuristic",) * 2, 4).batched
+    assert not worker(("mcts:sims=4", "mcts:sims=8"), 4).batched
+    # Seats of one spec share one agent object (one search tree per game, as batched).
+    w = worker(("mcts:sims=4",) * 2, 1)
+    assert w.agents[0] is w.agents[1]
+
+
+def test_batched_search_self_play_plays_the_games_of_one_by_one(tmp_path: Path) -> None:
+    # The heuristic evaluator is deterministic, so the games must match; the search looks no
+    # further than the game cap in both ways of playing.
+    spec = "mcts:sims=6,max_steps=50"
+    kw = {"max_steps": 50, "source": "n"}
+    run_selfplay("square8_2p", 5, 1, tmp_path / "one", spec, 4, 10, parallel_games=1, **kw)
+    run_selfplay("square8_2p", 5, 2, tmp_path / "batch", spec, 4, 10, parallel_games=3, **kw)
+    one = {r.game_id: r for r in sealed_records(tmp_path / "one")}
+    batch = {r.game_id: r for r in sealed_records(tmp_path / "batch")}
+    assert len(one) == 5 and one.keys() == batch.keys()
+    for gid, rec in one.items():
+        assert rec.targets == batch[gid].targets
+
+
+def test_neural_self_play_in_batches_is_the_same_for_any_worker_count(tmp_path: Path) -> None:
+    from ringrift_tasks.ai.model_file import ModelCard, save_model
+    from ringrift_tasks.ai.network import build_model, default_model_config
+
+    net = build_model(default_model_config("square8", blocks=1, channels=8), seed=3)
+    path, _ = save_model(net, ModelCard(config="square8_2p", model_config=net.config), tmp_path)
+    spec = f"mcts:model={path},sims=4"
+    kw = {"max_steps": 40, "source": "n", "parallel_games": 3}
+    one = run_selfplay("square8_2p", 7, 1, tmp_path / "a", spec, 8, 10, **kw)
+    three = run_selfplay("square8_2p", 7, 3, tmp_path / "b", spec, 8, 10, **kw)
+    assert one.games == three.games == 7
+    recs_a = sealed_records(tmp_path / "a")
+    ids_a = {r.game_id for r in recs_a}
+    ids_b = {r.game_id for r in sealed_records(tmp_path / "b")}
+    assert ids_a == ids_b and len(ids_a) == 7
+    # 7 games in chunks of 3 over 3 workers: 3 + 3 + 1, each worker's own shard.
+    assert len(list_sealed_shards(tmp_path / "b")) == 3
+    for rec in recs_a:
+        assert rec.agents == (f"mcts:model={path},sims=4",) * 2
+        assert rec.targets is not None
+        replay(rec)
 
 
 def test_per_seat_agent_specs_and_move_caps(tmp_path: Path) -> None:
@@ -198,6 +274,10 @@ def test_bad_arguments_are_named_before_any_worker_starts(tmp_path: Path) -> Non
         run_selfplay("square9_2p", 2, 1, tmp_path, "random", 1, 1)
     with pytest.raises(ValueError, match="workers=0"):
         run_selfplay("square8_2p", 2, 0, tmp_path, "random", 1, 1)
+    with pytest.raises(ValueError, match="parallel_games=0"):
+        run_selfplay("square8_2p", 2, 1, tmp_path, "random", 1, 1, parallel_games=0)
+    with pytest.raises(ValueError, match="torch_threads=0"):
+        run_selfplay("square8_2p", 2, 1, tmp_path, "random", 1, 1, torch_threads=0)
 
 
 def test_resource_pause_reports_only_critical_disk_or_memory(tmp_path: Path) -> None:
