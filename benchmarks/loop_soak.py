@@ -68,8 +68,8 @@ SAMPLE_EVERY_S = 10.0
 
 # What the soak changes from config/ringrift.yaml and Airflow's defaults, and why.
 SOAK_OVERRIDES: dict[str, str] = {
-    # One self-play round (40 heuristic games every 10 min) is enough new data to train.
-    "RINGRIFT__TRAINING__MIN_NEW_GAMES": "40",
+    # One self-play round (every 10 min) is enough new data to train.
+    "RINGRIFT__TRAINING__MIN_NEW_GAMES": "80",
     "RINGRIFT__TRAINING__MIN_INTERVAL_S": "600",
     # The tower benchmarks/strength.py trains in minutes on a CPU (the board default, 6x64,
     # takes hours per training on 2 cores).
@@ -78,9 +78,9 @@ SOAK_OVERRIDES: dict[str, str] = {
     # a few hundred games 1000 x 256 would mostly overfit, and cost 4x the CPU.
     "RINGRIFT__TRAINING__STEPS": "500",
     "RINGRIFT__TRAINING__BATCH_SIZE": "64",
-    # Self-play: 60 games a round; once a best exists it plays them itself (the default
+    # Self-play: 100 games a round; once a best exists it plays them itself (the default
     # selfplay.agent: best) with 16 simulations, as the strength benchmark does.
-    "RINGRIFT__SELFPLAY__GAMES_PER_ROUND": "60",
+    "RINGRIFT__SELFPLAY__GAMES_PER_ROUND": "100",
     "RINGRIFT__SELFPLAY__MODEL_SIMS": "16",
     # Models play tournaments and gates with 16 simulations too (100 would make one gate
     # take half an hour on 2 cores).
@@ -90,8 +90,11 @@ SOAK_OVERRIDES: dict[str, str] = {
     "RINGRIFT__TOURNAMENT__BASELINES": ",".join(BASELINES),
     "RINGRIFT__TOURNAMENT__GAMES": "8",
     "RINGRIFT__SHADOW__GAMES_PER_CONFIG": "6",
-    # A gate decides within a few dozen games; promotions may follow each other sooner.
-    "RINGRIFT__PROMOTION__MAX_GAMES": "40",
+    # A gate of up to 200 games (minutes at 16 simulations); at the cap the candidate must
+    # score with a 95% lower bound of 0.52 (clearly better than the best, by a smaller
+    # margin than the 0.55 of a long-running loop); promotions may follow sooner.
+    "RINGRIFT__PROMOTION__MAX_GAMES": "200",
+    "RINGRIFT__PROMOTION__WILSON_LOWER_BOUND": "0.52",
     "RINGRIFT__PROMOTION__COOLDOWN_S": "600",
     # The box is busy by design (this soak, other work): CPU and load never block a task.
     # Memory and disk keep real limits, so the guard can still intervene.
@@ -647,7 +650,38 @@ def elo_timeline(store: Any, anchor_elo: float) -> dict[str, Any]:
     }
 
 
-def plot_elo(timeline: dict[str, Any], path: Path, t0: float, kill_at: float | None) -> None:
+def generation_ladder(
+    promotions: list[dict[str, Any]], final_ratings: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each model that became best, in order, with its rating in the final fit of the whole
+    match log (the most games, so the fairest comparison between generations). A model
+    that never played a rated game has ``elo`` None."""
+    from ringrift_tasks.evaluation.match import model_agent_name
+
+    rated = {r["agent"]: r for r in final_ratings}
+    out = []
+    for p in promotions:
+        r = rated.get(model_agent_name(p["model_id"]))
+        out.append(
+            {
+                "model": model_agent_name(p["model_id"]),
+                "kind": p["kind"],
+                "at_min": p["at_min"],
+                "elo": r["elo"] if r else None,
+                "ci": r["ci"] if r else None,
+                "games": r["games"] if r else 0,
+            }
+        )
+    return out
+
+
+def plot_elo(
+    timeline: dict[str, Any],
+    ladder: list[dict[str, Any]],
+    path: Path,
+    t0: float,
+    kill_at: float | None,
+) -> None:
     from ringrift_tasks.evaluation.trends import new_figure, save_figure
 
     fig = new_figure()
@@ -667,6 +701,13 @@ def plot_elo(timeline: dict[str, Any], path: Path, t0: float, kill_at: float | N
             x, [b["ci"][0] for b in best], [b["ci"][1] for b in best], alpha=0.15,
             color=line.get_color(),
         )  # fmt: skip
+    steps = [g for g in ladder if g["elo"] is not None]
+    if steps:
+        end = max([(timeline["best"][-1]["t"] - t0) / 60] if timeline["best"] else [0.0])
+        x = [g["at_min"] for g in steps] + [max(end, steps[-1]["at_min"])]
+        y = [g["elo"] for g in steps] + [steps[-1]["elo"]]
+        ax.step(x, y, where="post", linewidth=2, linestyle=":", color="tab:purple",
+                label="best model, final fit")  # fmt: skip
     if kill_at is not None:
         ax.axvline((kill_at - t0) / 60, color="red", linestyle="--", linewidth=1, label="SIGKILL")
     ax.set_xlabel("minutes since start")
@@ -750,10 +791,11 @@ def build_report(state: dict[str, Any], out: Path) -> dict[str, Any]:
              "games": r.games}
             for r in store.elo.ratings(CONFIG)
         ]  # fmt: skip
+        report["ladder"] = generation_ladder(report["promotions"], report["final_ratings"])
         integrity = check_integrity(store, anchor_elo=anchor)
         report["integrity"] = integrity.to_json()
         games_at_end = store.pool.count()
-    plot_elo(timeline, out / "elo_over_time.png", t0, kill.at if kill else None)
+    plot_elo(timeline, report["ladder"], out / "elo_over_time.png", t0, kill.at if kill else None)
 
     tis = state["task_instances"]
     report["dag_runs"] = {
@@ -814,17 +856,26 @@ def acceptance(report: dict[str, Any]) -> dict[str, Any]:
     """The issue's criteria, each with the figures it rests on."""
     best = report["elo"]["best"]
     ratings = {r["agent"]: r["elo"] for r in report["final_ratings"]}
-    rises = len(best) >= 2 and best[-1]["elo"] > best[0]["elo"]
-    above = bool(best) and "heuristic" in ratings and best[-1]["elo"] > ratings["heuristic"]
+    ladder = [g for g in report["ladder"] if g["elo"] is not None]
+    # The rise is judged on the final fit: every generation rated on all the games played,
+    # not each tournament's snapshot (the first ones rest on a handful of games).
+    rises = len(ladder) >= 2 and ladder[-1]["elo"] > ladder[0]["elo"]
+    last = ladder[-1]["elo"] if ladder else None
+    above = last is not None and "heuristic" in ratings and last > ratings["heuristic"]
     return {
         "best_elo_rises": {
             "ok": rises,
-            "first": best[0] if best else None,
-            "last": best[-1] if best else None,
+            "generations": len(report["ladder"]),
+            "first": ladder[0] if ladder else None,
+            "last": ladder[-1] if ladder else None,
+            "per_tournament_first_last": [
+                round(best[0]["elo"]) if best else None,
+                round(best[-1]["elo"]) if best else None,
+            ],
         },
         "best_ends_above_heuristic": {
             "ok": above,
-            "best": best[-1]["elo"] if best else None,
+            "best": last,
             "heuristic": ratings.get("heuristic"),
         },
         "no_task_left_failed": {
@@ -892,6 +943,12 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
     ]  # fmt: skip
     for b in report["elo"]["best"]:
         lines.append(f"- {(b['t'] - t0) / 60:6.1f} min {b['model']} {b['elo']:.0f}")
+    lines += [
+        "", "Every best model in order, rated in the final fit of the whole match log:", "",
+    ]  # fmt: skip
+    for g in report["ladder"]:
+        rating = f"{g['elo']:.0f} {g['ci']} ({g['games']} games)" if g["elo"] is not None else "not rated"
+        lines.append(f"- {g['at_min']:6.1f} min {g['kind']} {g['model']}: {rating}")
     lines += ["", "Final ratings:", ""]
     for r in report["final_ratings"]:
         lines.append(

@@ -1,10 +1,11 @@
 """Self-play workers: processes that play games and hand them over as sealed shards.
 
 ``run_selfplay`` starts one process per worker. Game ``i`` of a run (``0 <= i < games``)
-is played with the seed ``game_seed(seed, i)``. The games are cut into chunks of
-``parallel_games`` consecutive indices, dealt to the workers in turn (``assign_games``), so a
-run's games depend on its seed, game count and chunk size only, never on how many workers
-played them: a retried task replays the same games whatever its worker count.
+is played with the seed ``game_seed(seed, i)``. The games are cut into chunks (of
+``parallel_games`` consecutive indices where they are played together, see below, else of
+one), dealt to the workers in turn (``assign_games``), so a run's games depend on its seed,
+game count and chunk size only, never on how many workers played them: a retried task
+replays the same games whatever its worker count.
 
 Where every seat plays the same search agent (the best model in the loop's self-play), a
 worker plays a whole chunk at once (``batched_play.play_games_batched``): the chunk's
@@ -82,6 +83,16 @@ def assign_games(games: int, workers: int, parallel_games: int = 1) -> list[tupl
     chunks = [range(i, min(i + parallel_games, games)) for i in range(0, games, parallel_games)]
     used = max(1, min(workers, len(chunks)))
     return [tuple(i for chunk in chunks[w::used] for i in chunk) for w in range(used)]
+
+
+def plays_in_batches(agents: Sequence[Agent], parallel_games: int) -> bool:
+    """Whether games with these seat ``agents`` are played ``parallel_games`` at a time:
+    one search agent on every seat, and more than one game at once."""
+    return (
+        parallel_games > 1
+        and all(a is agents[0] for a in agents)
+        and isinstance(agents[0], SearchAgent)
+    )
 
 
 def game_seed(base_seed: int, index: int) -> int:
@@ -180,11 +191,7 @@ class SelfPlayWorker:
     def batched(self) -> bool:
         """Whether the games are played ``parallel_games`` at a time (every seat the same
         search agent, more than one game at once)."""
-        return (
-            self.job.parallel_games > 1
-            and len(set(self.job.agent_specs)) == 1
-            and isinstance(self.agents[0], SearchAgent)
-        )
+        return plays_in_batches(self.agents, self.job.parallel_games)
 
     def run(self, emit: Callable[[SelfPlayEvent], None] = lambda ev: None) -> int:
         """Play every game of the job; returns the number played. Emits events as it goes."""
@@ -350,8 +357,10 @@ def run_selfplay(
             f"torch_threads={torch_threads}"
         )
     specs = (agent_spec,) * cfg.num_players if isinstance(agent_spec, str) else tuple(agent_spec)
-    for spec in set(specs):
-        agent_from_spec(spec)  # fail here, with the spec named, not in every worker
+    # Fail here, with the spec named, not in every worker.
+    by_spec = {spec: agent_from_spec(spec) for spec in specs}
+    # Only games played together are dealt in chunks; one by one, chunks of 1 spread them.
+    chunk = parallel_games if plays_in_batches([by_spec[s] for s in specs], parallel_games) else 1
     node = source or socket.gethostname()
     jobs = [
         SelfPlayJob(
@@ -371,7 +380,7 @@ def run_selfplay(
             parallel_games=parallel_games,
             torch_threads=torch_threads,
         )
-        for w, indices in enumerate(assign_games(games, workers, parallel_games))
+        for w, indices in enumerate(assign_games(games, workers, chunk))
     ]
     report = SelfPlayReport()
     start = time.monotonic()

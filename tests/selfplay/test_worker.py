@@ -122,6 +122,9 @@ def test_only_one_search_agent_on_every_seat_plays_games_together(tmp_path: Path
     assert not worker(("mcts:sims=4",) * 2, 1).batched
     assert not worker(("heuristic",) * 2, 4).batched
     assert not worker(("mcts:sims=4", "mcts:sims=8"), 4).batched
+    # One by one, games are spread one at a time: 3 heuristic games keep 3 workers busy.
+    three = run_selfplay("square8_2p", 3, 3, tmp_path / "h", "heuristic", 1, 10, parallel_games=16)
+    assert len(list_sealed_shards(tmp_path / "h")) == 3 and three.games == 3
     # Seats of one spec share one agent object (one search tree per game, as batched).
     w = worker(("mcts:sims=4",) * 2, 1)
     assert w.agents[0] is w.agents[1]
