@@ -70,7 +70,9 @@ SAMPLE_EVERY_S = 10.0
 SOAK_OVERRIDES: dict[str, str] = {
     # One self-play round (every 10 min) is enough new data to train.
     "RINGRIFT__TRAINING__MIN_NEW_GAMES": "80",
-    "RINGRIFT__TRAINING__MIN_INTERVAL_S": "600",
+    # Rounds come every 10 minutes: a 10-minute interval would miss every other one (the
+    # gate is asked when games arrive, a round a few seconds early is refused).
+    "RINGRIFT__TRAINING__MIN_INTERVAL_S": "300",
     # The tower benchmarks/strength.py trains in minutes on a CPU (the board default, 6x64,
     # takes hours per training on 2 cores).
     "RINGRIFT__TRAINING__MODEL_SIZE": "2x32",

@@ -6,6 +6,7 @@ that need them, so ``ringrift status`` answers even when one of them is broken.
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import sys
 from pathlib import Path
@@ -844,8 +845,9 @@ def tournament(
     store = _open_store(cfg)
     with _LibraryErrors():
         when = datetime.fromisoformat(at) if at else datetime.now(UTC)
-        opts = RunOptions(  # type: ignore[attr-defined]
-            workers=workers or cfg.selfplay.workers, model_sims=cfg.tournament.model_sims
+        opts = dataclasses.replace(
+            RunOptions.from_config(cfg),  # type: ignore[attr-defined]
+            workers=workers or cfg.selfplay.workers,
         )
         if kind == "shadow":
             results = run_shadow_tournament(

@@ -166,6 +166,10 @@ class TournamentConfig(_Section):
     # Search budget of a registered model wherever models play for Elo: the shadow and full
     # tournaments and the promotion gate (100: the mcts_100 baseline's budget).
     model_sims: int = Field(100, ge=1)
+    # Uniformly random moves that open every evaluation game (tournaments and the gate).
+    # Models and baselines play deterministically: without this, "50 games" of a pairing
+    # would be one or two games replayed. Each opening is played once from every seat.
+    opening_plies: int = Field(4, ge=0)
 
     @field_validator("cron")
     @classmethod

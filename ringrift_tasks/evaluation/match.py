@@ -89,7 +89,8 @@ def model_participant(model: ModelVersion, *, sims: int = DEFAULT_MODEL_SIMS) ->
 
 @dataclass(frozen=True, slots=True)
 class ScheduledMatch:
-    """One game to play: ``seats`` are the participants in seat order (seat 1 first)."""
+    """One game to play: ``seats`` are the participants in seat order (seat 1 first).
+    ``opening_seed`` draws the random opening, shared by the rounds of one seat rotation."""
 
     match_id: str
     tournament_id: str
@@ -97,6 +98,7 @@ class ScheduledMatch:
     seats: tuple[Participant, ...]
     round: int
     seed: int
+    opening_seed: int = 0
 
 
 def group_key(names: Iterable[str]) -> str:
@@ -127,7 +129,9 @@ def schedule_group(
 ) -> list[ScheduledMatch]:
     """Rounds ``first_round .. first_round + rounds_for(games) - 1`` of one group.
 
-    ``group`` must hold exactly the config's player count of distinct names.
+    ``group`` must hold exactly the config's player count of distinct names. The ``k`` rounds
+    of one seat rotation (``r // k`` alike) share an opening seed: each random opening is
+    played from every seat, so an opening that favours a seat favours nobody.
     """
     cfg = GameConfig.parse(config)
     if not tournament_id or len(tournament_id) > MAX_TOURNAMENT_ID or "/" in tournament_id:
@@ -148,7 +152,8 @@ def schedule_group(
         seats = tuple(ordered[shift:] + ordered[:shift])
         match_id = f"{tournament_id}/{key}/{r}"
         seed = match_seed(match_id)
-        out.append(ScheduledMatch(match_id, tournament_id, cfg.name, seats, r, seed))
+        opening = match_seed(f"{tournament_id}/{key}/opening/{r // k}")
+        out.append(ScheduledMatch(match_id, tournament_id, cfg.name, seats, r, seed, opening))
     return out
 
 
@@ -216,6 +221,7 @@ class MatchJob:
     pause_poll_s: float = 10.0
     pause_timeout_s: float = 600.0
     torch_threads: int = 1
+    opening_plies: int = 0
 
 
 class MatchWorker:
@@ -257,6 +263,8 @@ class MatchWorker:
             source=self.job.source,
             kind="evaluation",
             max_steps=self.job.max_steps,
+            opening_plies=self.job.opening_plies,
+            opening_seed=m.opening_seed,
         )
         self.store.pool.insert_records([record])
         self.store.elo.record_match(
@@ -372,6 +380,7 @@ def run_matches(
     pause_poll_s: float = 10.0,
     pause_timeout_s: float = 600.0,
     torch_threads: int = 1,
+    opening_plies: int = 0,
 ) -> MatchReport:
     """Play the ``matches`` not yet in the Elo log, in ``workers`` processes.
 
@@ -383,7 +392,8 @@ def run_matches(
     runs here once per ``MatchEvent``. ``source`` names this node in the game records
     (default: the host name). A worker that fails or dies is reported in ``failed``; what
     every worker stored before stays stored. Each worker process gives torch
-    ``torch_threads`` threads (``workers.limit_torch_threads``).
+    ``torch_threads`` threads (``workers.limit_torch_threads``). Every game opens with
+    ``opening_plies`` random moves (``play_game``; the match's ``opening_seed``).
     """
     ids = [m.match_id for m in matches]
     if len(set(ids)) != len(ids):
@@ -403,19 +413,7 @@ def run_matches(
     store_url = store_url_of(store)
     if not pending:
         return report
-    if start_method is None:
-        job = MatchJob(store_url, pending, node, max_steps, 0, guard, pause_poll_s, pause_timeout_s)
-
-        def emit(ev: MatchEvent) -> None:
-            report.add(ev)
-            if progress is not None:
-                progress(ev)
-
-        MatchWorker(job, store).run(emit)
-        report.elapsed_s = time.monotonic() - start
-        return report
-
-    n = max(1, min(workers, len(pending)))
+    n = 1 if start_method is None else max(1, min(workers, len(pending)))
     jobs = [
         MatchJob(
             store_url,
@@ -427,9 +425,21 @@ def run_matches(
             pause_poll_s,
             pause_timeout_s,
             torch_threads,
+            opening_plies,
         )
         for w in range(n)
     ]
+    if start_method is None:
+
+        def emit(ev: MatchEvent) -> None:
+            report.add(ev)
+            if progress is not None:
+                progress(ev)
+
+        MatchWorker(jobs[0], store).run(emit)
+        report.elapsed_s = time.monotonic() - start
+        return report
+
     ctx = mp.get_context(start_method)
     events = ctx.Queue()
     procs = [

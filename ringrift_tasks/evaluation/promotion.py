@@ -221,6 +221,7 @@ def run_promotion_gate(
                 progress=opts.progress,
                 start_method=opts.start_method,
                 torch_threads=cfg.resources.worker_torch_threads,
+                opening_plies=opts.opening_plies,
             )
             result.reports.append(report)
             decision = look()

@@ -172,11 +172,17 @@ class RunOptions:
     source: str | None = None
     model_sims: int = DEFAULT_MODEL_SIMS
     progress: Callable[[MatchEvent], None] | None = None
+    opening_plies: int = 0
 
     @classmethod
     def from_config(cls, cfg: RingriftConfig) -> RunOptions:
-        """The loop's defaults: ``selfplay.workers`` workers, ``tournament.model_sims``."""
-        return cls(workers=cfg.selfplay.workers, model_sims=cfg.tournament.model_sims)
+        """The loop's defaults: ``selfplay.workers`` workers, ``tournament.model_sims`` and
+        ``tournament.opening_plies``."""
+        return cls(
+            workers=cfg.selfplay.workers,
+            model_sims=cfg.tournament.model_sims,
+            opening_plies=cfg.tournament.opening_plies,
+        )
 
 
 def _ratings(cfg: RingriftConfig, store: Store, config: str) -> list[Rating]:
@@ -209,6 +215,7 @@ def _play(
             progress=opts.progress,
             start_method=opts.start_method,
             torch_threads=cfg.resources.worker_torch_threads,
+            opening_plies=opts.opening_plies,
         )
     result.ratings = _ratings(cfg, store, result.config)
     return result

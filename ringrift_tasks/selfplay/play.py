@@ -26,6 +26,8 @@ def play_game(
     kind: str = "selfplay",
     max_steps: int | None = None,
     temperature: TemperatureSchedule | None = None,
+    opening_plies: int = 0,
+    opening_seed: int | None = None,
 ) -> GameRecord:
     """Play one game of ``config`` and return its record.
 
@@ -37,6 +39,10 @@ def play_game(
     played by the loop itself get ``None``; a game without any statistics stores no
     targets). With a ``temperature`` schedule, an agent's policy is re-sampled at the
     step's temperature; without one the agent's own ``Choice.move`` is played.
+
+    ``opening_plies``: the first that many decisions are uniformly random legal moves drawn
+    from their own ``random.Random(opening_seed)`` (default: ``seed``), not the agents'
+    (evaluation games: the same opening seed gives the same opening whoever sits where).
     """
     cfg = GameConfig.parse(config) if isinstance(config, str) else config
     if len(agents_by_seat) != cfg.num_players:
@@ -46,7 +52,11 @@ def play_game(
     limit = move_cap(cfg) if max_steps is None else max_steps
     if limit < 0:
         raise ValueError(f"play_game: max_steps must be >= 0, got {max_steps}")
+    if opening_plies < 0:
+        raise ValueError(f"play_game: opening_plies must be >= 0, got {opening_plies}")
     rng = random.Random(seed)
+    opening = random.Random(seed if opening_seed is None else opening_seed)
+    decisions = 0
     s = new_game(cfg)
     geo = s.geo
     moves: list[dict] = []
@@ -59,7 +69,11 @@ def play_game(
         target = None
         if not legal:
             move = auto_move(s)
+        elif decisions < opening_plies:
+            decisions += 1
+            move = legal[opening.randrange(len(legal))]
         else:
+            decisions += 1
             choice = agents_by_seat[s.current_player - 1].choose(s, legal, rng)
             move = choice.move
             if temperature is not None and choice.policy is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import pytest
@@ -134,3 +135,39 @@ def test_an_unknown_agent_spec_is_named_before_any_game(store: Store) -> None:
     matches = schedule_group("t", "square8_2p", [P("random"), Participant("x", "nosuch")], 2)
     with pytest.raises(MatchError, match="nosuch"):
         run_matches(store, matches, start_method=None)
+
+
+def test_the_rounds_of_one_seat_rotation_share_an_opening_and_rotations_differ() -> None:
+    matches = schedule_group("t-open", "square8_3p", [P("a"), P("b"), P("c")], 9)
+    by_rotation: dict[int, set[int]] = {}
+    for m in matches:
+        by_rotation.setdefault(m.round // 3, set()).add(m.opening_seed)
+    assert all(len(seeds) == 1 for seeds in by_rotation.values())
+    assert len({s for seeds in by_rotation.values() for s in seeds}) == 3
+    again = schedule_group("t-open", "square8_3p", [P("c"), P("a"), P("b")], 9)
+    assert [m.opening_seed for m in again] == [m.opening_seed for m in matches]
+
+
+def test_random_openings_make_deterministic_agents_play_distinct_games(store: Store) -> None:
+    # Two deterministic agents: without an opening, every game of a seat is the same game.
+    group = [P("mcts:sims=4"), P("mcts:sims=8")]  # searches without noise
+    plain = schedule_group("t-plain", "square8_2p", group, 6)
+    run_matches(store, plain, max_steps=60, start_method=None)
+    opened = schedule_group("t-opened", "square8_2p", group, 6)
+    run_matches(store, opened, max_steps=60, start_method=None, opening_plies=4)
+    logged = {m.match_id: m for m in store.elo.matches("square8_2p")}
+    games = {g.game_id: g for g in store.pool.iter_games("square8_2p")}
+
+    def moves(matches: list) -> list[tuple[str, ...]]:
+        return [
+            tuple(json.dumps(mv, sort_keys=True) for mv in games[logged[m.match_id].game_id].moves)
+            for m in matches
+        ]
+
+    assert len(set(moves(plain))) == 2  # one game per seat order, replayed
+    opened_moves = moves(opened)
+    assert len(set(opened_moves)) == 6
+    # Both rounds of a rotation open alike (4 placements), whoever sits first.
+    for first, second in zip(opened_moves[::2], opened_moves[1::2], strict=True):
+        assert first[:4] == second[:4]
+    assert len({m[:4] for m in opened_moves}) == 3

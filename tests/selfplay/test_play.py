@@ -89,3 +89,20 @@ def test_temperature_changes_heuristic_play_only_through_its_policy() -> None:
 def test_agent_count_must_match_the_seats() -> None:
     with pytest.raises(ValueError, match="needs 3 agents, got 2"):
         play_game("hex8_3p", [RandomAgent(), RandomAgent()], 0, source="t")
+
+
+def test_a_random_opening_is_drawn_from_its_own_seed_whoever_plays() -> None:
+    agents_a = [HeuristicAgent(), RandomAgent()]
+    agents_b = [RandomAgent(), HeuristicAgent()]
+    a = play_game("square8_2p", agents_a, 1, source="t", opening_plies=4, opening_seed=77)
+    b = play_game("square8_2p", agents_b, 2, source="t", opening_plies=4, opening_seed=77)
+    c = play_game("square8_2p", agents_a, 1, source="t", opening_plies=4, opening_seed=78)
+    assert a.moves[:4] == b.moves[:4] != c.moves[:4]
+    for rec in (a, b, c):
+        replay(rec)
+    # The opening moves are no agent's choice: no search target is recorded for them.
+    assert a.targets is not None and all(t is None for t in a.targets[:4])
+    plain = play_game("square8_2p", agents_a, 1, source="t")
+    assert plain.moves == play_game("square8_2p", agents_a, 1, source="t", opening_plies=0).moves
+    with pytest.raises(ValueError, match="opening_plies must be >= 0"):
+        play_game("square8_2p", agents_a, 1, source="t", opening_plies=-1)
