@@ -949,7 +949,9 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
         "", "Every best model in order, rated in the final fit of the whole match log:", "",
     ]  # fmt: skip
     for g in report["ladder"]:
-        rating = f"{g['elo']:.0f} {g['ci']} ({g['games']} games)" if g["elo"] is not None else "not rated"
+        rating = "not rated"
+        if g["elo"] is not None:
+            rating = f"{g['elo']:.0f} {g['ci']} ({g['games']} games)"
         lines.append(f"- {g['at_min']:6.1f} min {g['kind']} {g['model']}: {rating}")
     lines += ["", "Final ratings:", ""]
     for r in report["final_ratings"]:
@@ -1018,7 +1020,16 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
     path.write_text("\n".join(lines))
 
 
+def _unwind(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> None:
+    # Started in the background (nohup ... &), the soak inherits SIGINT ignored, and SIGTERM
+    # would end it on the spot: both must unwind through the finally blocks that stop
+    # Airflow, or its components outlive the soak.
+    signal.signal(signal.SIGINT, _unwind)
+    signal.signal(signal.SIGTERM, _unwind)
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, required=True, help="wall time of the loop")
     ap.add_argument("--kill-at-minute", type=float, default=None)
