@@ -269,6 +269,14 @@ def running_standalone(
         yield server
 
 
+def _terminal_signals() -> None:
+    """In the child before exec: SIGINT and SIGQUIT as a terminal session has them. A test
+    run started in the background (``nohup ... &``) inherits them ignored, and a shell
+    cannot even trap a signal ignored at its start: Ctrl-C would be lost on the way."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 @contextmanager
 def launched(
     argv: list[str], env: dict[str, str], airflow_home: Path, port: int, output: Path
@@ -285,6 +293,7 @@ def launched(
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_terminal_signals,
         )
     server = Standalone(proc, env, airflow_home, f"http://127.0.0.1:{port}", output)
     try:
