@@ -134,6 +134,15 @@ AGENT_FACTORIES: dict[str, Callable[..., Agent]] = {
 }
 
 
+def forget_last_game(agents: Sequence[Agent]) -> None:
+    """Reset every agent that keeps state between moves (a search tree), once each, so the
+    next game depends on its seed alone, not on the game played before it."""
+    for agent in {id(a): a for a in agents}.values():
+        reset = getattr(agent, "reset", None)
+        if callable(reset):
+            reset()
+
+
 def agent_from_spec(spec: str) -> Agent:
     """Build an agent from ``"name[:key=value,...]"``, e.g. ``"heuristic:temperature=0.2"``.
 

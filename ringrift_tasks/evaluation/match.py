@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ringrift_tasks.ai.agent import Agent, agent_from_spec
+from ringrift_tasks.ai.agent import Agent, agent_from_spec, forget_last_game
 from ringrift_tasks.records.game_record import GameRecord
 from ringrift_tasks.rules.state import GameConfig
 from ringrift_tasks.workers import exit_with_parent, limit_torch_threads
@@ -243,9 +243,7 @@ class MatchWorker:
             agent = self._agents[spec] = agent_from_spec(spec)
         # A fresh game must not depend on the last one (a kept search tree would make the
         # game a function of the play order, not of its seed alone).
-        reset = getattr(agent, "reset", None)
-        if callable(reset):
-            reset()
+        forget_last_game([agent])
         return agent
 
     def play(self, m: ScheduledMatch) -> GameRecord:

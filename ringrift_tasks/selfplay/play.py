@@ -56,7 +56,7 @@ def play_game(
         raise ValueError(f"play_game: opening_plies must be >= 0, got {opening_plies}")
     rng = random.Random(seed)
     opening = random.Random(seed if opening_seed is None else opening_seed)
-    decisions = 0
+    opened = 0
     s = new_game(cfg)
     geo = s.geo
     moves: list[dict] = []
@@ -69,11 +69,10 @@ def play_game(
         target = None
         if not legal:
             move = auto_move(s)
-        elif decisions < opening_plies:
-            decisions += 1
+        elif opened < opening_plies:
+            opened += 1
             move = legal[opening.randrange(len(legal))]
         else:
-            decisions += 1
             choice = agents_by_seat[s.current_player - 1].choose(s, legal, rng)
             move = choice.move
             if temperature is not None and choice.policy is not None:

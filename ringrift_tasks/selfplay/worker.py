@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ringrift_tasks.ai.agent import Agent, agent_from_spec
+from ringrift_tasks.ai.agent import Agent, agent_from_spec, forget_last_game
 from ringrift_tasks.ai.search_agent import SearchAgent
 from ringrift_tasks.records.game_record import GameRecord
 from ringrift_tasks.records.shard import write_shard
@@ -241,11 +241,7 @@ class SelfPlayWorker:
                 temperature=job.temperature,
                 reuse_tree=agent.reuse_tree,
             )
-        for agent in {id(a): a for a in self.agents}.values():
-            # A game must not start from the last one's kept search tree.
-            reset = getattr(agent, "reset", None)
-            if callable(reset):
-                reset()
+        forget_last_game(self.agents)
         return [
             play_game(
                 job.config,
